@@ -1,0 +1,234 @@
+//! Assembles and runs the service: stores, domain services, router, render
+//! workers, callback dispatcher and janitor, all in one process.
+
+use crate::config::Settings;
+use crate::dialects::{aimlapi, kie, kling};
+use crate::state::AppState;
+use crate::{files, health, openapi, request_id, telemetry};
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use mouthpiece_domain::callbacks::Dispatcher;
+use mouthpiece_domain::janitor::Janitor;
+use mouthpiece_domain::task::CallbackFormat;
+use mouthpiece_domain::worker::spawn_workers;
+use mouthpiece_domain::Services;
+use mouthpiece_engine::face::FaceAnalyzer;
+use mouthpiece_engine::models::ModelPaths;
+use mouthpiece_storage::fs::FsBlobStore;
+use mouthpiece_storage::sqlite::SqliteStore;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.max_request_bytes;
+    Router::new()
+        .merge(kling::router())
+        .merge(kie::router())
+        .merge(aimlapi::router())
+        .route(
+            "/v1/files/{*key}",
+            get(files::download).head(files::download),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(telemetry::metrics))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(kling::not_found)
+        .method_not_allowed_fallback(kling::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}
+
+/// Creates the data dir on first start, readable by its owner only: the
+/// database holds the accounts' SecretKeys and webhook secrets as-is.
+pub fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    let dir = &settings.data_dir;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the data dir {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("restricting {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub services: Services,
+    pub state: AppState,
+    shutdown: CancellationToken,
+    workers_shutdown: CancellationToken,
+    handles: Vec<JoinHandle<()>>,
+    workers: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens (creating on first start) the data dir, binds, and starts
+    /// serving; workers start too when enabled, as soon as the face models
+    /// are loaded. `analyzer` lets tests share one loaded model set.
+    pub async fn start(
+        settings: Settings,
+        analyzer: Option<Arc<FaceAnalyzer>>,
+    ) -> anyhow::Result<Self> {
+        settings.check()?;
+        telemetry::install();
+        prepare_data_dir(&settings)?;
+        let store = SqliteStore::open(&settings.database_path())
+            .await
+            .with_context(|| format!("opening {}", settings.database_path().display()))?;
+        let blobs = FsBlobStore::open(settings.files_dir()).await?;
+        let listener = tokio::net::TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let formats: Vec<(&'static str, Arc<dyn CallbackFormat>)> = vec![
+            (kling::DIALECT, Arc::new(kling::KlingCallbacks)),
+            (kie::DIALECT, Arc::new(kie::KieCallbacks)),
+            // No callback field in this API; the format only names it.
+            (aimlapi::DIALECT, Arc::new(kling::KlingCallbacks)),
+        ];
+        let services = Services::new(
+            settings.domain(addr)?,
+            Arc::new(store),
+            Arc::new(blobs),
+            formats,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let state = AppState {
+            services: services.clone(),
+            analyzer: Arc::new(OnceLock::new()),
+            max_request_bytes: usize::try_from(settings.max_request_mb.saturating_mul(1024 * 1024))
+                .unwrap_or(usize::MAX),
+        };
+        let shutdown = CancellationToken::new();
+        let mut handles = Vec::new();
+
+        let app = router(state.clone());
+        let stop = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        }));
+
+        let dispatcher = Dispatcher::new(
+            services.store.clone(),
+            &services.events,
+            services.config.network.clone(),
+            services.config.callbacks.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        handles.push(tokio::spawn(dispatcher.run(shutdown.clone())));
+        let janitor = Janitor::new(
+            services.store.clone(),
+            services.blobs.clone(),
+            services.config.retention_ms(),
+        );
+        handles.push(tokio::spawn(
+            janitor.run(services.config.janitor_interval, shutdown.clone()),
+        ));
+
+        let loaded = state.analyzer.clone();
+        handles.push(tokio::spawn(async move {
+            let a = match analyzer {
+                Some(a) => Ok(a),
+                None => tokio::task::spawn_blocking(|| {
+                    let paths = ModelPaths::discover()?;
+                    FaceAnalyzer::load(&paths).map(Arc::new)
+                })
+                .await
+                .unwrap_or_else(|e| Err(mouthpiece_engine::EngineError::Encoder(format!("model loading panicked: {e}")))),
+            };
+            match a {
+                Ok(a) => {
+                    let _ = loaded.set(a);
+                    tracing::info!("face models loaded");
+                }
+                Err(e) => tracing::error!(error = %e, "face models could not be loaded; renders cannot start"),
+            }
+        }));
+
+        let mut server = Self {
+            addr,
+            services,
+            state,
+            workers_shutdown: shutdown.child_token(),
+            shutdown,
+            handles,
+            workers: None,
+        };
+        if settings.workers.enabled {
+            server.start_workers();
+        }
+        tracing::info!(%addr, data_dir = %settings.data_dir.display(), workers = settings.workers.enabled, "mouthpiece is serving");
+        Ok(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Starts the render workers once the models are loaded.
+    pub fn start_workers(&mut self) {
+        if self.workers.is_some() {
+            return;
+        }
+        if self.workers_shutdown.is_cancelled() {
+            self.workers_shutdown = self.shutdown.child_token();
+        }
+        let (services, loaded, stop) = (
+            self.services.clone(),
+            self.state.analyzer.clone(),
+            self.workers_shutdown.clone(),
+        );
+        self.workers = Some(tokio::spawn(async move {
+            let analyzer = loop {
+                if let Some(a) = loaded.get() {
+                    break a.clone();
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                }
+            };
+            futures::future::join_all(spawn_workers(&services, analyzer, stop)).await;
+        }));
+    }
+
+    /// Stops the workers; a render in progress is cancelled and its task
+    /// given back to the queue.
+    pub async fn stop_workers(&mut self) {
+        self.workers_shutdown.cancel();
+        if let Some(h) = self.workers.take() {
+            let _ = h.await;
+        }
+    }
+
+    /// Stops serving and all background work, waiting for it to end.
+    pub async fn shutdown(mut self) {
+        self.stop_workers().await;
+        self.shutdown.cancel();
+        for h in self.handles.drain(..) {
+            let _ = h.await;
+        }
+    }
+
+    /// Resolves when shutdown was requested by [`Server::shutdown_token`].
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}

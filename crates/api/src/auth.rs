@@ -1,0 +1,16 @@
+//! Shared by every dialect: the `Authorization` header to an account.
+//! Each dialect maps the failure into its own envelope.
+
+use crate::state::AppState;
+use axum::http::HeaderMap;
+use mouthpiece_domain::{Account, AuthFailure, DomainError};
+
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Account, DomainError> {
+    let value = match headers.get(axum::http::header::AUTHORIZATION) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            DomainError::Unauthorized(AuthFailure::Invalid("the header is not ASCII".into()))
+        })?),
+    };
+    state.services.accounts.authenticate(value).await
+}

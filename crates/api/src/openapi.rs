@@ -1,0 +1,58 @@
+//! The OpenAPI document, served at `/openapi.json`.
+
+use crate::dialects::kling;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "An API key, or an HS256 JWT {iss: AccessKey, exp, nbf} signed with the SecretKey",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Mouthpiece", description = "Self-hosted talking-avatar video, Kling-compatible."),
+    paths(
+        kling::create,
+        kling::query,
+        kling::list,
+        kling::tts,
+        crate::health::healthz,
+        crate::health::readyz,
+        crate::telemetry::metrics
+    ),
+    components(schemas(
+        kling::CreateBody,
+        kling::WatermarkInfo,
+        kling::TtsBody,
+        kling::TaskData,
+        kling::CreatedData,
+        kling::TtsData,
+        kling::Video,
+        kling::Audio
+    )),
+    modifiers(&Bearer),
+    tags((name = "kling", description = "Kling's legacy avatar API"), (name = "operations"))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}

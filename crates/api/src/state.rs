@@ -1,0 +1,12 @@
+use mouthpiece_domain::Services;
+use mouthpiece_engine::face::FaceAnalyzer;
+use std::sync::{Arc, OnceLock};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    /// Set once the face models are loaded (readiness).
+    pub analyzer: Arc<OnceLock<Arc<FaceAnalyzer>>>,
+    pub max_request_bytes: usize,
+}

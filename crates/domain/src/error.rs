@@ -1,0 +1,67 @@
+/// Why authentication failed; each dialect has its own codes for these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// The header is there but not a usable credential (e.g. not `Bearer`).
+    Failed(String),
+    /// No `Authorization` header.
+    Missing,
+    /// Unknown key, bad signature, malformed token.
+    Invalid(String),
+    /// The token's `nbf` is in the future.
+    NotYetValid,
+    /// The token's `exp` has passed.
+    Expired,
+}
+
+/// The one error type of the domain. Messages are written for the caller.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DomainError {
+    #[error("invalid {field}: {reason}")]
+    InvalidInput { field: String, reason: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{}", auth_message(.0))]
+    Unauthorized(AuthFailure),
+    #[error("this account already has {limit} unfinished tasks, its concurrency limit; retry when one finishes")]
+    ConcurrencyLimit { limit: u32 },
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn auth_message(f: &AuthFailure) -> String {
+    match f {
+        AuthFailure::Failed(why) => format!("authentication failed: {why}"),
+        AuthFailure::Missing => {
+            "authorization is empty: send `Authorization: Bearer <API key or JWT>`".into()
+        }
+        AuthFailure::Invalid(why) => format!("authorization is invalid: {why}"),
+        AuthFailure::NotYetValid => {
+            "authorization is not yet valid: the token's nbf is in the future".into()
+        }
+        AuthFailure::Expired => "authorization has expired: the token's exp has passed".into(),
+    }
+}
+
+impl DomainError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        DomainError::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        DomainError::Internal(e.to_string())
+    }
+}
+
+impl From<mouthpiece_storage::StorageError> for DomainError {
+    fn from(e: mouthpiece_storage::StorageError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        DomainError::Internal(format!("storage: {e}"))
+    }
+}
+
+pub type Result<T, E = DomainError> = std::result::Result<T, E>;

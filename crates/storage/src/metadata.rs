@@ -1,0 +1,112 @@
+use crate::error::Result;
+use crate::records::*;
+use async_trait::async_trait;
+
+/// Why an insert did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// The account already has `max_active` submitted or processing tasks.
+    LimitReached,
+    /// The account already has a task with this external id.
+    DuplicateExternalId,
+}
+
+/// Accounts, tasks and the durable queue, audio records and the callback
+/// outbox. Every method is one atomic step; implementations must make
+/// `insert_task` (count + insert) and `claim_task` safe against concurrent
+/// callers (SQLite: one statement under the write lock; PostgreSQL:
+/// `FOR UPDATE SKIP LOCKED`).
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Cheap round trip, for readiness.
+    async fn ping(&self) -> Result<()>;
+    /// A server-wide setting, created with `init` on first use.
+    async fn setting_or_init(&self, key: &str, init: &str) -> Result<String>;
+
+    async fn create_account(&self, account: &NewAccount) -> Result<()>;
+    async fn account(&self, id: &str) -> Result<Option<AccountRecord>>;
+    async fn account_by_api_key_hash(&self, hash: &str) -> Result<Option<AccountRecord>>;
+    async fn account_by_access_key(&self, access_key: &str) -> Result<Option<AccountRecord>>;
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>>;
+    async fn add_api_key(&self, account_id: &str, hash: &str, created_at: Millis) -> Result<()>;
+
+    /// Inserts when the account has fewer than `max_active` unfinished tasks
+    /// and the external id is free, atomically.
+    async fn insert_task(&self, task: &NewTask, max_active: u32) -> Result<InsertOutcome>;
+    async fn task(&self, id: &str) -> Result<Option<TaskRecord>>;
+    /// By task id first, then by external id; only the account's own tasks.
+    async fn task_for_account(
+        &self,
+        account_id: &str,
+        id_or_external: &str,
+    ) -> Result<Option<TaskRecord>>;
+    /// Newest first.
+    async fn list_tasks(
+        &self,
+        account_id: &str,
+        kind: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<TaskRecord>>;
+    async fn active_tasks(&self, account_id: &str) -> Result<u32>;
+    async fn queue_stats(&self) -> Result<QueueStats>;
+
+    /// Takes the oldest claimable task (submitted, or processing with an
+    /// expired lease and fewer than `max_attempts` attempts), leases it to
+    /// `worker` until `lease_until` and counts the attempt.
+    async fn claim_task(
+        &self,
+        worker: &str,
+        now: Millis,
+        lease_until: Millis,
+        max_attempts: u32,
+    ) -> Result<Option<TaskRecord>>;
+    /// Extends the lease and records progress; false when the lease was lost.
+    async fn renew_lease(
+        &self,
+        task_id: &str,
+        worker: &str,
+        lease_until: Millis,
+        progress: u8,
+        now: Millis,
+    ) -> Result<bool>;
+    /// Ends the worker's claim; `None` when the worker no longer holds it.
+    async fn finish_task(
+        &self,
+        task_id: &str,
+        worker: &str,
+        finish: &TaskFinish,
+        now: Millis,
+    ) -> Result<Option<TaskRecord>>;
+    /// Fails the tasks whose lease expired after their last allowed attempt.
+    async fn fail_exhausted(
+        &self,
+        now: Millis,
+        max_attempts: u32,
+        message_prefix: &str,
+    ) -> Result<Vec<TaskRecord>>;
+    /// Tasks created before `before`, for the janitor.
+    async fn tasks_created_before(&self, before: Millis, limit: u32) -> Result<Vec<TaskRecord>>;
+    async fn delete_task(&self, id: &str) -> Result<()>;
+
+    async fn insert_audio(&self, audio: &AudioRecord) -> Result<()>;
+    async fn audio_for_account(&self, account_id: &str, id: &str) -> Result<Option<AudioRecord>>;
+    async fn audio_expired(&self, now: Millis, limit: u32) -> Result<Vec<AudioRecord>>;
+    async fn delete_audio(&self, id: &str) -> Result<()>;
+
+    async fn enqueue_callback(&self, callback: &NewCallback) -> Result<()>;
+    /// The earliest pending callback of each task that is due, so a task's
+    /// callbacks go out in order.
+    async fn due_callbacks(&self, now: Millis, limit: u32) -> Result<Vec<CallbackRecord>>;
+    async fn callback_delivered(&self, id: i64, now: Millis) -> Result<()>;
+    async fn callback_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at: Millis,
+        error: &str,
+    ) -> Result<()>;
+    async fn callback_abandoned(&self, id: i64, attempts: u32, error: &str) -> Result<()>;
+    async fn pending_callbacks(&self) -> Result<u64>;
+}

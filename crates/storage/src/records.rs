@@ -1,0 +1,160 @@
+//! Plain records as stored. Times are Unix milliseconds.
+
+/// Unix time in milliseconds.
+pub type Millis = i64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub id: String,
+    pub name: String,
+    /// Public half of the AK/SK pair: the JWT `iss`.
+    pub access_key: String,
+    /// HMAC key for the account's JWTs. Stored as-is: it must be usable to
+    /// verify signatures (see the README's note on protecting the data dir).
+    pub secret_key: String,
+    /// Standard Webhooks secret (`whsec_...`) used to sign callbacks.
+    pub webhook_secret: Option<String>,
+    /// Tasks that may be submitted or processing at once; `None` uses the
+    /// server default.
+    pub max_concurrent_tasks: Option<u32>,
+    pub created_at: Millis,
+}
+
+/// A new account with its first API key (as a SHA-256 hex digest).
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub account: AccountRecord,
+    pub api_key_hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    Submitted,
+    Processing,
+    Succeed,
+    Failed,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Submitted => "submitted",
+            TaskState::Processing => "processing",
+            TaskState::Succeed => "succeed",
+            TaskState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "submitted" => Some(TaskState::Submitted),
+            "processing" => Some(TaskState::Processing),
+            "succeed" => Some(TaskState::Succeed),
+            "failed" => Some(TaskState::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskState::Succeed | TaskState::Failed)
+    }
+}
+
+/// A task as accepted. `spec` is the domain's serialized render request.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub id: String,
+    pub account_id: String,
+    pub external_task_id: Option<String>,
+    pub kind: String,
+    pub spec: String,
+    pub callback_url: Option<String>,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRecord {
+    pub id: String,
+    pub account_id: String,
+    pub external_task_id: Option<String>,
+    pub kind: String,
+    pub state: TaskState,
+    pub status_msg: Option<String>,
+    /// 0–100 while rendering.
+    pub progress: u8,
+    pub spec: String,
+    /// The domain's serialized result, once succeeded.
+    pub result: Option<String>,
+    pub callback_url: Option<String>,
+    /// How many times a worker has claimed the task.
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+}
+
+/// How a worker ends its claim on a task.
+#[derive(Debug, Clone)]
+pub enum TaskFinish {
+    Succeed {
+        result: String,
+    },
+    Failed {
+        message: String,
+    },
+    /// Give the task back to the queue, claimable again at `retry_at`.
+    Retry {
+        error: String,
+        retry_at: Millis,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub submitted: u64,
+    /// Claimed or waiting for a retry.
+    pub processing: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioRecord {
+    pub id: String,
+    pub account_id: String,
+    pub blob_key: String,
+    pub duration: f64,
+    /// Mouth timing known from synthesis (JSON), kept for exact lip-sync.
+    pub timeline: Option<String>,
+    pub text: String,
+    pub voice_id: String,
+    pub language: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCallback {
+    /// Stable across retries: the Standard Webhooks `webhook-id`.
+    pub message_id: String,
+    pub task_id: String,
+    pub account_id: String,
+    pub url: String,
+    pub body: String,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackRecord {
+    pub id: i64,
+    pub message_id: String,
+    pub task_id: String,
+    pub account_id: String,
+    pub url: String,
+    pub body: String,
+    pub attempts: u32,
+    pub next_attempt_at: Millis,
+    pub created_at: Millis,
+}

@@ -1,0 +1,789 @@
+//! The embedded metadata store: one SQLite file in WAL mode. Writes are
+//! serialised by SQLite; the queue claim is a single `UPDATE ... RETURNING`
+//! statement, so two workers never get the same task.
+
+use crate::error::{Result, StorageError};
+use crate::metadata::{InsertOutcome, MetadataStore};
+use crate::records::*;
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const TASK_COLUMNS: &str = "id, account_id, external_task_id, kind, state, status_msg, progress, spec, result, \
+     callback_url, attempts, last_error, lease_owner, lease_expires_at, created_at, updated_at, started_at, finished_at";
+const ACCOUNT_COLUMNS: &str =
+    "a.id, a.name, a.access_key, a.secret_key, a.webhook_secret, a.max_concurrent_tasks, a.created_at";
+const AUDIO_COLUMNS: &str =
+    "id, account_id, blob_key, duration, timeline, text, voice_id, language, created_at, expires_at";
+const CALLBACK_COLUMNS: &str =
+    "id, message_id, task_id, account_id, url, body, attempts, next_attempt_at, created_at";
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database file and migrates it.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(opts).await
+    }
+
+    /// `sqlite://path` or `sqlite::memory:` URLs.
+    pub async fn open_url(url: &str) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(opts).await
+    }
+
+    async fn connect(opts: SqliteConnectOptions) -> Result<Self> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn u32_col(row: &SqliteRow, col: &str) -> Result<u32> {
+    let v: i64 = row.try_get(col)?;
+    u32::try_from(v.max(0)).map_err(|_| StorageError::Database(format!("{col} out of range: {v}")))
+}
+
+fn task_from_row(row: &SqliteRow) -> Result<TaskRecord> {
+    let state: String = row.try_get("state")?;
+    let progress: i64 = row.try_get("progress")?;
+    Ok(TaskRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        external_task_id: row.try_get("external_task_id")?,
+        kind: row.try_get("kind")?,
+        state: TaskState::parse(&state)
+            .ok_or_else(|| StorageError::Database(format!("unknown task state {state:?}")))?,
+        status_msg: row.try_get("status_msg")?,
+        progress: progress.clamp(0, 100) as u8,
+        spec: row.try_get("spec")?,
+        result: row.try_get("result")?,
+        callback_url: row.try_get("callback_url")?,
+        attempts: u32_col(row, "attempts")?,
+        last_error: row.try_get("last_error")?,
+        lease_owner: row.try_get("lease_owner")?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<AccountRecord> {
+    let max: Option<i64> = row.try_get("max_concurrent_tasks")?;
+    Ok(AccountRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        access_key: row.try_get("access_key")?,
+        secret_key: row.try_get("secret_key")?,
+        webhook_secret: row.try_get("webhook_secret")?,
+        max_concurrent_tasks: max.map(|m| u32::try_from(m.max(0)).unwrap_or(u32::MAX)),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn audio_from_row(row: &SqliteRow) -> Result<AudioRecord> {
+    Ok(AudioRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        blob_key: row.try_get("blob_key")?,
+        duration: row.try_get("duration")?,
+        timeline: row.try_get("timeline")?,
+        text: row.try_get("text")?,
+        voice_id: row.try_get("voice_id")?,
+        language: row.try_get("language")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+fn callback_from_row(row: &SqliteRow) -> Result<CallbackRecord> {
+    Ok(CallbackRecord {
+        id: row.try_get("id")?,
+        message_id: row.try_get("message_id")?,
+        task_id: row.try_get("task_id")?,
+        account_id: row.try_get("account_id")?,
+        url: row.try_get("url")?,
+        body: row.try_get("body")?,
+        attempts: u32_col(row, "attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn setting_or_init(&self, key: &str, init: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(init)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE key = ?1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("value")?)
+    }
+
+    async fn create_account(&self, new: &NewAccount) -> Result<()> {
+        let a = &new.account;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (id, name, access_key, secret_key, webhook_secret, max_concurrent_tasks, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&a.id)
+        .bind(&a.name)
+        .bind(&a.access_key)
+        .bind(&a.secret_key)
+        .bind(&a.webhook_secret)
+        .bind(a.max_concurrent_tasks.map(i64::from))
+        .bind(a.created_at)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            return Err(if is_unique_violation(&e) {
+                StorageError::Conflict(format!("account {} or its access key", a.id))
+            } else {
+                e.into()
+            });
+        }
+        sqlx::query("INSERT INTO api_keys (key_hash, account_id, created_at) VALUES (?1, ?2, ?3)")
+            .bind(&new.api_key_hash)
+            .bind(&a.id)
+            .bind(a.created_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn account_by_api_key_hash(&self, hash: &str) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN api_keys k ON k.account_id = a.id WHERE k.key_hash = ?1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn account_by_access_key(&self, access_key: &str) -> Result<Option<AccountRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.access_key = ?1"
+        ))
+        .bind(access_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<AccountRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a ORDER BY a.created_at"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn add_api_key(&self, account_id: &str, hash: &str, created_at: Millis) -> Result<()> {
+        sqlx::query("INSERT INTO api_keys (key_hash, account_id, created_at) VALUES (?1, ?2, ?3)")
+            .bind(hash)
+            .bind(account_id)
+            .bind(created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_task(&self, t: &NewTask, max_active: u32) -> Result<InsertOutcome> {
+        // One statement: the count and the insert happen under the same
+        // write lock, so two submissions cannot both take the last slot.
+        let res = sqlx::query(
+            "INSERT INTO tasks (id, account_id, external_task_id, kind, state, spec, callback_url, created_at, updated_at)
+             SELECT ?1, ?2, ?3, ?4, 'submitted', ?5, ?6, ?7, ?7
+             WHERE (SELECT COUNT(*) FROM tasks WHERE account_id = ?2 AND state IN ('submitted', 'processing')) < ?8",
+        )
+        .bind(&t.id)
+        .bind(&t.account_id)
+        .bind(&t.external_task_id)
+        .bind(&t.kind)
+        .bind(&t.spec)
+        .bind(&t.callback_url)
+        .bind(t.created_at)
+        .bind(i64::from(max_active))
+        .execute(&self.pool)
+        .await;
+        match res {
+            Ok(r) if r.rows_affected() == 1 => Ok(InsertOutcome::Inserted),
+            Ok(_) => Ok(InsertOutcome::LimitReached),
+            Err(e) if is_unique_violation(&e) => Ok(InsertOutcome::DuplicateExternalId),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn task(&self, id: &str) -> Result<Option<TaskRecord>> {
+        let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    async fn task_for_account(
+        &self,
+        account_id: &str,
+        id_or_external: &str,
+    ) -> Result<Option<TaskRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE account_id = ?1 AND (id = ?2 OR external_task_id = ?2)
+             ORDER BY (id = ?2) DESC LIMIT 1"
+        ))
+        .bind(account_id)
+        .bind(id_or_external)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    async fn list_tasks(
+        &self,
+        account_id: &str,
+        kind: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<TaskRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE account_id = ?1 AND kind = ?2
+             ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4"
+        ))
+        .bind(account_id)
+        .bind(kind)
+        .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn active_tasks(&self, account_id: &str) -> Result<u32> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM tasks WHERE account_id = ?1 AND state IN ('submitted', 'processing')",
+        )
+        .bind(account_id)
+        .fetch_one(&self.pool)
+        .await?;
+        u32_col(&row, "n")
+    }
+
+    async fn queue_stats(&self) -> Result<QueueStats> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(state = 'submitted'), 0) AS s, COALESCE(SUM(state = 'processing'), 0) AS p
+             FROM tasks WHERE state IN ('submitted', 'processing')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let s: i64 = row.try_get("s")?;
+        let p: i64 = row.try_get("p")?;
+        Ok(QueueStats {
+            submitted: s.max(0) as u64,
+            processing: p.max(0) as u64,
+        })
+    }
+
+    async fn claim_task(
+        &self,
+        worker: &str,
+        now: Millis,
+        lease_until: Millis,
+        max_attempts: u32,
+    ) -> Result<Option<TaskRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE tasks SET state = 'processing', lease_owner = ?1, lease_expires_at = ?2,
+                 attempts = attempts + 1, progress = 0,
+                 updated_at = CASE WHEN state = 'submitted' THEN ?3 ELSE updated_at END,
+                 started_at = COALESCE(started_at, ?3)
+             WHERE id = (
+                 SELECT id FROM tasks
+                 WHERE (state = 'submitted' OR (state = 'processing' AND lease_expires_at <= ?3))
+                   AND attempts < ?4
+                 ORDER BY created_at, id LIMIT 1)
+             RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(worker)
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(max_attempts))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    async fn renew_lease(
+        &self,
+        task_id: &str,
+        worker: &str,
+        lease_until: Millis,
+        progress: u8,
+        _now: Millis,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE tasks SET lease_expires_at = ?3, progress = MAX(progress, ?4)
+             WHERE id = ?1 AND lease_owner = ?2 AND state = 'processing'",
+        )
+        .bind(task_id)
+        .bind(worker)
+        .bind(lease_until)
+        .bind(i64::from(progress.min(100)))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn finish_task(
+        &self,
+        task_id: &str,
+        worker: &str,
+        finish: &TaskFinish,
+        now: Millis,
+    ) -> Result<Option<TaskRecord>> {
+        let (set, text, time) = match finish {
+            TaskFinish::Succeed { result } => (
+                "state = 'succeed', result = ?3, progress = 100, status_msg = NULL,
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ?4, finished_at = ?4",
+                result,
+                now,
+            ),
+            TaskFinish::Failed { message } => (
+                "state = 'failed', status_msg = ?3, last_error = ?3,
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ?4, finished_at = ?4",
+                message,
+                now,
+            ),
+            TaskFinish::Retry { error, retry_at } => (
+                "last_error = ?3, lease_owner = NULL, lease_expires_at = ?4, progress = 0",
+                error,
+                *retry_at,
+            ),
+        };
+        let sql = format!(
+            "UPDATE tasks SET {set} WHERE id = ?1 AND lease_owner = ?2 AND state = 'processing' RETURNING {TASK_COLUMNS}"
+        );
+        let q = sqlx::query(&sql)
+            .bind(task_id)
+            .bind(worker)
+            .bind(text)
+            .bind(time);
+        let row = q.fetch_optional(&self.pool).await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    async fn fail_exhausted(
+        &self,
+        now: Millis,
+        max_attempts: u32,
+        message_prefix: &str,
+    ) -> Result<Vec<TaskRecord>> {
+        let rows = sqlx::query(&format!(
+            "UPDATE tasks SET state = 'failed',
+                 status_msg = ?3 || ' ' || attempts || ' attempts: ' ||
+                     COALESCE(last_error, 'the worker stopped before finishing (crash or restart)'),
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1, finished_at = ?1
+             WHERE state = 'processing' AND lease_expires_at <= ?1 AND attempts >= ?2
+             RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(i64::from(max_attempts))
+        .bind(message_prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn tasks_created_before(&self, before: Millis, limit: u32) -> Result<Vec<TaskRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE created_at < ?1 AND state IN ('succeed', 'failed')
+             ORDER BY created_at LIMIT ?2"
+        ))
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn delete_task(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM tasks WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_audio(&self, a: &AudioRecord) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO audio ({AUDIO_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ))
+        .bind(&a.id)
+        .bind(&a.account_id)
+        .bind(&a.blob_key)
+        .bind(a.duration)
+        .bind(&a.timeline)
+        .bind(&a.text)
+        .bind(&a.voice_id)
+        .bind(&a.language)
+        .bind(a.created_at)
+        .bind(a.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audio_for_account(&self, account_id: &str, id: &str) -> Result<Option<AudioRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {AUDIO_COLUMNS} FROM audio WHERE account_id = ?1 AND id = ?2"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(audio_from_row).transpose()
+    }
+
+    async fn audio_expired(&self, now: Millis, limit: u32) -> Result<Vec<AudioRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIO_COLUMNS} FROM audio WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2"
+        ))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audio_from_row).collect()
+    }
+
+    async fn delete_audio(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM audio WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn enqueue_callback(&self, c: &NewCallback) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO callbacks (message_id, task_id, account_id, url, body, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        )
+        .bind(&c.message_id)
+        .bind(&c.task_id)
+        .bind(&c.account_id)
+        .bind(&c.url)
+        .bind(&c.body)
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn due_callbacks(&self, now: Millis, limit: u32) -> Result<Vec<CallbackRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CALLBACK_COLUMNS} FROM callbacks c
+             WHERE state = 'pending' AND next_attempt_at <= ?1
+               AND id = (SELECT MIN(id) FROM callbacks p WHERE p.task_id = c.task_id AND p.state = 'pending')
+             ORDER BY id LIMIT ?2"
+        ))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(callback_from_row).collect()
+    }
+
+    async fn callback_delivered(&self, id: i64, now: Millis) -> Result<()> {
+        sqlx::query(
+            "UPDATE callbacks SET state = 'delivered', attempts = attempts + 1, delivered_at = ?2, last_error = NULL
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn callback_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at: Millis,
+        error: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE callbacks SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1")
+            .bind(id)
+            .bind(i64::from(attempts))
+            .bind(next_attempt_at)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn callback_abandoned(&self, id: i64, attempts: u32, error: &str) -> Result<()> {
+        sqlx::query("UPDATE callbacks SET state = 'abandoned', attempts = ?2, last_error = ?3 WHERE id = ?1")
+            .bind(id)
+            .bind(i64::from(attempts))
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn pending_callbacks(&self) -> Result<u64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM callbacks WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(n.max(0) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("m.db")).await.unwrap();
+        (dir, s)
+    }
+
+    fn account(id: &str) -> NewAccount {
+        NewAccount {
+            account: AccountRecord {
+                id: id.into(),
+                name: id.into(),
+                access_key: format!("ak-{id}"),
+                secret_key: "sk".into(),
+                webhook_secret: None,
+                max_concurrent_tasks: None,
+                created_at: 1,
+            },
+            api_key_hash: format!("hash-{id}"),
+        }
+    }
+
+    fn task(id: &str, account: &str, ext: Option<&str>, at: Millis) -> NewTask {
+        NewTask {
+            id: id.into(),
+            account_id: account.into(),
+            external_task_id: ext.map(Into::into),
+            kind: "avatar".into(),
+            spec: "{}".into(),
+            callback_url: None,
+            created_at: at,
+        }
+    }
+
+    #[tokio::test]
+    async fn limits_duplicates_and_isolation() {
+        let (_d, s) = store().await;
+        s.create_account(&account("a")).await.unwrap();
+        s.create_account(&account("b")).await.unwrap();
+        assert_eq!(
+            s.account_by_api_key_hash("hash-a")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            "a"
+        );
+        assert_eq!(
+            s.insert_task(&task("1", "a", Some("x"), 1), 2)
+                .await
+                .unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.insert_task(&task("2", "a", Some("x"), 2), 2)
+                .await
+                .unwrap(),
+            InsertOutcome::DuplicateExternalId
+        );
+        // The same external id is fine in another account.
+        assert_eq!(
+            s.insert_task(&task("3", "b", Some("x"), 3), 2)
+                .await
+                .unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.insert_task(&task("4", "a", None, 4), 2).await.unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.insert_task(&task("5", "a", None, 5), 2).await.unwrap(),
+            InsertOutcome::LimitReached
+        );
+        assert_eq!(s.task_for_account("a", "x").await.unwrap().unwrap().id, "1");
+        assert_eq!(s.task_for_account("b", "x").await.unwrap().unwrap().id, "3");
+        assert!(s.task_for_account("b", "1").await.unwrap().is_none());
+        let listed: Vec<_> = s
+            .list_tasks("a", "avatar", 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(listed, ["4", "1"]);
+    }
+
+    #[tokio::test]
+    async fn queue_claims_each_task_once_and_recovers_expired_leases() {
+        let (_d, s) = store().await;
+        s.create_account(&account("a")).await.unwrap();
+        s.insert_task(&task("1", "a", None, 1), 10).await.unwrap();
+        s.insert_task(&task("2", "a", None, 2), 10).await.unwrap();
+        let t1 = s.claim_task("w1", 100, 200, 2).await.unwrap().unwrap();
+        let t2 = s.claim_task("w2", 100, 200, 2).await.unwrap().unwrap();
+        assert_eq!((t1.id.as_str(), t2.id.as_str()), ("1", "2"));
+        assert!(s.claim_task("w3", 150, 250, 2).await.unwrap().is_none());
+        assert!(s.renew_lease("1", "w1", 1000, 40, 150).await.unwrap());
+        assert!(!s.renew_lease("1", "w2", 300, 40, 150).await.unwrap());
+        // w2 dies: its lease expires and another worker takes the task over.
+        let again = s.claim_task("w3", 250, 400, 2).await.unwrap().unwrap();
+        assert_eq!((again.id.as_str(), again.attempts), ("2", 2));
+        assert!(s
+            .finish_task(
+                "2",
+                "w2",
+                &TaskFinish::Failed {
+                    message: "x".into()
+                },
+                260
+            )
+            .await
+            .unwrap()
+            .is_none());
+        // w3 dies too: no attempts left, so the task fails with a reason.
+        assert!(s.claim_task("w4", 500, 600, 2).await.unwrap().is_none());
+        let failed = s
+            .fail_exhausted(500, 2, "rendering failed after")
+            .await
+            .unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].state, TaskState::Failed);
+        assert!(failed[0]
+            .status_msg
+            .as_deref()
+            .unwrap_or("")
+            .contains("2 attempts"));
+        let done = s
+            .finish_task(
+                "1",
+                "w1",
+                &TaskFinish::Succeed {
+                    result: "{}".into(),
+                },
+                510,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((done.state, done.progress), (TaskState::Succeed, 100));
+        assert_eq!(s.queue_stats().await.unwrap(), QueueStats::default());
+    }
+
+    #[tokio::test]
+    async fn callbacks_go_out_in_order_per_task() {
+        let (_d, s) = store().await;
+        for (i, task) in [("m1", "t1"), ("m2", "t1"), ("m3", "t2")] {
+            s.enqueue_callback(&NewCallback {
+                message_id: i.into(),
+                task_id: task.into(),
+                account_id: "a".into(),
+                url: "http://x".into(),
+                body: "{}".into(),
+                created_at: 1,
+            })
+            .await
+            .unwrap();
+        }
+        let due: Vec<_> = s
+            .due_callbacks(10, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.message_id)
+            .collect();
+        assert_eq!(due, ["m1", "m3"]);
+        let first = s.due_callbacks(10, 10).await.unwrap().remove(0);
+        s.callback_retry(first.id, 1, 100, "boom").await.unwrap();
+        // m2 waits behind m1's retry.
+        let due: Vec<_> = s
+            .due_callbacks(10, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.message_id)
+            .collect();
+        assert_eq!(due, ["m3"]);
+        s.callback_delivered(first.id, 100).await.unwrap();
+        let due: Vec<_> = s
+            .due_callbacks(10, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.message_id)
+            .collect();
+        assert_eq!(due, ["m2", "m3"]);
+    }
+}

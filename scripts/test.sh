@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up, then runs every check and test: formatting, lints, unit and
+# end-to-end tests (real models, real ffmpeg, speech from espeak-ng).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -q -- -D warnings
+cargo test --locked --release --workspace
