@@ -70,7 +70,10 @@ impl Encoder {
             "-crf",
             &s.crf.to_string(),
         ]);
-        cmd.args(["-pix_fmt", "yuv420p", "-profile:v", "high"]);
+        // Lossless x264 needs the High 4:4:4 Predictive profile; every other
+        // quality stays on High, which every browser plays.
+        let profile = if s.crf == 0 { "high444" } else { "high" };
+        cmd.args(["-pix_fmt", "yuv420p", "-profile:v", profile]);
         cmd.args([
             "-colorspace",
             "bt709",

@@ -3,6 +3,7 @@
 //! for the encoder, and only a 16 kHz mono copy stays in memory for analysis,
 //! so a long file costs little memory.
 
+use super::mp4_guard::Presentation;
 use crate::error::{EngineError, Result};
 use std::fs::File;
 use std::io::BufWriter;
@@ -51,23 +52,63 @@ pub fn to_analysis_rate(samples: &[f32], rate: u32) -> Vec<f32> {
 
 /// Decodes `input`, writing a PCM copy to `wav_out` when given.
 pub fn decode_audio_file(input: &Path, wav_out: Option<&Path>) -> Result<AudioTrack> {
-    let file = File::open(input)
+    let mut file = File::open(input)
         .map_err(|e| EngineError::InvalidAudio(format!("cannot open {}: {e}", input.display())))?;
+    let presentation = guard_mp4(&mut file)?;
     let mut hint = Hint::new();
     if let Some(ext) = input.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    decode_stream(mss, hint, wav_out)
+    decode_stream(mss, hint, wav_out, presentation)
 }
 
-fn decode_stream(mss: MediaSourceStream, hint: Hint, wav_out: Option<&Path>) -> Result<AudioTrack> {
+/// Decodes an in-memory file (for callers that hold the bytes, and fuzzing);
+/// `extension` is a format hint such as `"mp3"`.
+pub fn decode_audio_bytes(bytes: Vec<u8>, extension: Option<&str>) -> Result<AudioTrack> {
+    let mut hint = Hint::new();
+    if let Some(ext) = extension {
+        hint.with_extension(ext);
+    }
+    let mut cursor = std::io::Cursor::new(bytes);
+    let presentation = guard_mp4(&mut cursor)?;
+    let mss = MediaSourceStream::new(Box::new(cursor), Default::default());
+    decode_stream(mss, hint, None, presentation)
+}
+
+/// Refuses MP4/M4A files whose tables would make the demuxer over-allocate,
+/// and reads the part of the track a player presents (symphonia ignores
+/// edit lists, so AAC priming would otherwise shift the speech).
+fn guard_mp4<R: std::io::Read + std::io::Seek>(src: &mut R) -> Result<Option<Presentation>> {
+    let io = |e: std::io::Error| EngineError::InvalidAudio(format!("cannot read the audio: {e}"));
+    let corrupt =
+        |reason: String| EngineError::InvalidAudio(format!("the file is corrupt: {reason}"));
+    let mut presentation = None;
+    for start in super::mp4_guard::find_mp4(src).map_err(io)? {
+        let found = super::mp4_guard::check_mp4(src, start)
+            .map_err(io)?
+            .map_err(corrupt)?;
+        presentation = presentation.or(found);
+    }
+    Ok(presentation)
+}
+
+fn decode_stream(
+    mss: MediaSourceStream,
+    hint: Hint,
+    wav_out: Option<&Path>,
+    presentation: Option<Presentation>,
+) -> Result<AudioTrack> {
     let bad = |e: SymError| EngineError::InvalidAudio(describe(e));
     let probed = symphonia::default::get_probe()
         .format(
             &hint,
             mss,
-            &FormatOptions::default(),
+            &FormatOptions {
+                // Trims encoder delay and padding where the container says how much.
+                enable_gapless: true,
+                ..FormatOptions::default()
+            },
             &MetadataOptions::default(),
         )
         .map_err(bad)?;
@@ -86,6 +127,9 @@ fn decode_stream(mss: MediaSourceStream, hint: Hint, wav_out: Option<&Path>) -> 
     let mut resampler: Option<Downmixer> = None;
     let mut sample_buf: Option<SampleBuffer<f32>> = None;
     let mut frames: u64 = 0;
+    // Decoded frames so far, kept or not, and the kept window in frames.
+    let mut position: u64 = 0;
+    let mut window = (0u64, u64::MAX);
     let (mut rate, mut channels) = (0u32, 0u16);
     let mut decode_errors = 0usize;
 
@@ -132,6 +176,12 @@ fn decode_stream(mss: MediaSourceStream, hint: Hint, wav_out: Option<&Path>) -> 
                 writer = Some(hound::WavWriter::create(path, spec).map_err(wav_err)?);
             }
             resampler = Some(Downmixer::new(rate, channels));
+            if let Some(p) = presentation {
+                let to_frames = |s: f64| (s * f64::from(rate)).round() as u64;
+                let skip = to_frames(p.skip_seconds);
+                let keep = p.keep_seconds.map_or(u64::MAX, to_frames);
+                window = (skip, skip.saturating_add(keep));
+            }
         } else if spec.rate != rate || spec.channels.count() != usize::from(channels) {
             return Err(EngineError::InvalidAudio(
                 "the stream changes sample rate or channel count midway".into(),
@@ -143,8 +193,14 @@ fn decode_stream(mss: MediaSourceStream, hint: Hint, wav_out: Option<&Path>) -> 
             _ => sample_buf.insert(SampleBuffer::<f32>::new(needed, spec)),
         };
         buf.copy_interleaved_ref(decoded);
-        let samples = buf.samples();
-        frames += (samples.len() / usize::from(channels)) as u64;
+        let all = buf.samples();
+        let ch = usize::from(channels);
+        let count = (all.len() / ch) as u64;
+        let from = window.0.clamp(position, position + count) - position;
+        let to = window.1.clamp(position, position + count) - position;
+        position += count;
+        let samples = &all[from as usize * ch..to as usize * ch];
+        frames += to - from;
         if let Some(w) = &mut writer {
             for &s in samples {
                 let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;

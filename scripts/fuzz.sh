@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time (FUZZ_SECONDS each, default 60)
+# on its committed corpus, which grows with what the fuzzer finds.
+# Usage: scripts/fuzz.sh [target ...]
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+# cargo-fuzz needs unstable compiler flags (sanitizers, coverage); the stable
+# toolchain accepts them with this switch.
+export RUSTC_BOOTSTRAP=1
+seconds="${FUZZ_SECONDS:-60}"
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  mapfile -t targets < <(cargo fuzz list)
+fi
+cargo fuzz build -O
+for t in "${targets[@]}"; do
+  mkdir -p "corpus/$t"
+  echo "fuzz: $t for ${seconds}s"
+  cargo fuzz run -O "$t" "corpus/$t" -- \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 2>&1 \
+    | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|Done)" || true
+  # A crash leaves an artifact and a non-zero exit; fail loudly on it.
+  if compgen -G "artifacts/$t/crash-*" >/dev/null || compgen -G "artifacts/$t/oom-*" >/dev/null || compgen -G "artifacts/$t/timeout-*" >/dev/null; then
+    echo "fuzz: $t found a failing input: $(ls artifacts/$t)" >&2
+    exit 1
+  fi
+done
+echo "fuzz: all targets ran ${seconds}s without a failure"
