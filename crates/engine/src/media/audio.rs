@@ -60,7 +60,7 @@ pub fn decode_audio_file(input: &Path, wav_out: Option<&Path>) -> Result<AudioTr
         hint.with_extension(ext);
     }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    decode_stream(mss, hint, wav_out, presentation)
+    decode_guarded(mss, hint, wav_out, presentation)
 }
 
 /// Decodes an in-memory file (for callers that hold the bytes, and fuzzing);
@@ -73,7 +73,25 @@ pub fn decode_audio_bytes(bytes: Vec<u8>, extension: Option<&str>) -> Result<Aud
     let mut cursor = std::io::Cursor::new(bytes);
     let presentation = guard_mp4(&mut cursor)?;
     let mss = MediaSourceStream::new(Box::new(cursor), Default::default());
-    decode_stream(mss, hint, None, presentation)
+    decode_guarded(mss, hint, None, presentation)
+}
+
+/// symphonia has panicked on hostile files (found by fuzzing, e.g. a step of
+/// zero in its ADTS reader); a panic there is a corrupt file, not a crash.
+fn decode_guarded(
+    mss: MediaSourceStream,
+    hint: Hint,
+    wav_out: Option<&Path>,
+    presentation: Option<Presentation>,
+) -> Result<AudioTrack> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_stream(mss, hint, wav_out, presentation)
+    }))
+    .unwrap_or_else(|_| {
+        Err(EngineError::InvalidAudio(
+            "the audio data is corrupt: the decoder could not read it".into(),
+        ))
+    })
 }
 
 /// Refuses MP4/M4A files whose tables would make the demuxer over-allocate,
