@@ -9,6 +9,10 @@ command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 # toolchain accepts them with this switch.
 export RUSTC_BOOTSTRAP=1
 seconds="${FUZZ_SECONDS:-60}"
+# Real memory is capped at 2 GB. A single allocation may reserve up to 4 GB
+# (a u32 length that the decoder then fails to fill, which costs no memory
+# on Linux); anything larger could fail outright and abort the process.
+malloc_mb=4200
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   mapfile -t targets < <(cargo fuzz list)
@@ -18,7 +22,7 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   echo "fuzz: $t for ${seconds}s"
   cargo fuzz run -O "$t" "corpus/$t" -- \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 2>&1 \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb="$malloc_mb" -max_len=65536 -print_final_stats=1 2>&1 \
     | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|Done)" || true
   # A crash leaves an artifact and a non-zero exit; fail loudly on it.
   if compgen -G "artifacts/$t/crash-*" >/dev/null || compgen -G "artifacts/$t/oom-*" >/dev/null || compgen -G "artifacts/$t/timeout-*" >/dev/null; then
