@@ -65,6 +65,12 @@ pub struct TaskSpec {
     pub language: Option<String>,
     #[serde(default)]
     pub origin: RequestOrigin,
+    /// The speech's emotion key (`happy`, ...), for the renderer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emotion: Option<String>,
+    /// A saved avatar's prompt, under the request's prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_prompt: Option<String>,
 }
 
 /// One rendered video, as stored.

@@ -137,6 +137,26 @@ fn callback_from_row(row: &SqliteRow) -> Result<CallbackRecord> {
     })
 }
 
+const AVATAR_COLUMNS: &str = "id, account_id, email, nickname, prompt, scene, image_key, tts_speaker, \
+     tts_speed, tts_emotion, created_at, updated_at";
+
+fn avatar_from_row(row: &SqliteRow) -> Result<AvatarRecord> {
+    Ok(AvatarRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        email: row.try_get("email")?,
+        nickname: row.try_get("nickname")?,
+        prompt: row.try_get("prompt")?,
+        scene: row.try_get("scene")?,
+        image_key: row.try_get("image_key")?,
+        tts_speaker: row.try_get("tts_speaker")?,
+        tts_speed: row.try_get("tts_speed")?,
+        tts_emotion: row.try_get("tts_emotion")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -593,6 +613,159 @@ impl MetadataStore for SqliteStore {
             .await?;
         let n: i64 = row.try_get("n")?;
         Ok(n.max(0) as u64)
+    }
+
+    // ---- useapi.net: linked accounts, avatars, task links ----
+
+    async fn put_linked_account(&self, l: &LinkedAccountRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO linked_accounts (account_id, email, password_hash, max_jobs, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (account_id, email) DO UPDATE SET
+                 password_hash = excluded.password_hash, max_jobs = excluded.max_jobs",
+        )
+        .bind(&l.account_id)
+        .bind(&l.email)
+        .bind(&l.password_hash)
+        .bind(i64::from(l.max_jobs))
+        .bind(l.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn linked_accounts(&self, account_id: &str) -> Result<Vec<LinkedAccountRecord>> {
+        let rows = sqlx::query(
+            "SELECT account_id, email, password_hash, max_jobs, created_at FROM linked_accounts
+             WHERE account_id = ?1 ORDER BY created_at, email",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LinkedAccountRecord {
+                    account_id: r.try_get("account_id")?,
+                    email: r.try_get("email")?,
+                    password_hash: r.try_get("password_hash")?,
+                    max_jobs: u32_col(r, "max_jobs")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_linked_account(&self, account_id: &str, email: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM linked_accounts WHERE account_id = ?1 AND email = ?2")
+            .bind(account_id)
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn insert_avatar(&self, a: &AvatarRecord) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO avatars ({AVATAR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ))
+        .bind(&a.id)
+        .bind(&a.account_id)
+        .bind(&a.email)
+        .bind(&a.nickname)
+        .bind(&a.prompt)
+        .bind(&a.scene)
+        .bind(&a.image_key)
+        .bind(&a.tts_speaker)
+        .bind(a.tts_speed)
+        .bind(&a.tts_emotion)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn avatar(&self, account_id: &str, id: &str) -> Result<Option<AvatarRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {AVATAR_COLUMNS} FROM avatars WHERE account_id = ?1 AND id = ?2"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(avatar_from_row).transpose()
+    }
+
+    async fn avatars(&self, account_id: &str) -> Result<Vec<AvatarRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AVATAR_COLUMNS} FROM avatars WHERE account_id = ?1 ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(avatar_from_row).collect()
+    }
+
+    async fn delete_avatar(&self, account_id: &str, id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM avatars WHERE account_id = ?1 AND id = ?2")
+            .bind(account_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()> {
+        sqlx::query("INSERT INTO task_links (task_id, account_id, email) VALUES (?1, ?2, ?3)")
+            .bind(task_id)
+            .bind(account_id)
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn task_email(&self, task_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT email FROM task_links WHERE task_id = ?1")
+            .bind(task_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("email")).transpose()?)
+    }
+
+    async fn active_tasks_by_email(&self, account_id: &str) -> Result<Vec<(String, u32)>> {
+        let rows = sqlx::query(
+            "SELECT l.email AS email, COUNT(*) AS n FROM task_links l
+             JOIN tasks t ON t.id = l.task_id
+             WHERE l.account_id = ?1 AND t.state IN ('submitted', 'processing')
+             GROUP BY l.email ORDER BY l.email",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("email")?, u32_col(r, "n")?)))
+            .collect()
+    }
+
+    async fn cancel_task(
+        &self,
+        task_id: &str,
+        message: &str,
+        now: Millis,
+    ) -> Result<Option<TaskRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE tasks SET state = 'failed', status_msg = ?2, last_error = ?2,
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ?3, finished_at = ?3
+             WHERE id = ?1 AND state IN ('submitted', 'processing')
+             RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(task_id)
+        .bind(message)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(task_from_row).transpose()
     }
 }
 

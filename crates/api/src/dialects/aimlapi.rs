@@ -265,6 +265,8 @@ fn parse_create(b: &CreateBody) -> Result<AvatarRequest, DomainError> {
         callback_url: None,
         external_task_id: None,
         dialect: DIALECT,
+        performance: Default::default(),
+        linked: None,
         origin: RequestOrigin::default(),
     })
 }

@@ -309,6 +309,8 @@ fn parse_create(b: &CreateBody, raw: &Value) -> Result<AvatarRequest, DomainErro
             .map_err(|e| rename(e, "callBackUrl"))?,
         external_task_id: None,
         dialect: DIALECT,
+        performance: Default::default(),
+        linked: None,
         origin: RequestOrigin {
             request: Some(raw.to_string()),
             ..RequestOrigin::default()

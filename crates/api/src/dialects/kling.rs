@@ -376,7 +376,9 @@ pub async fn create(
             callback_url: CallbackUrl::parse(b.callback_url.as_deref())?,
             external_task_id: ExternalTaskId::parse(b.external_task_id.as_deref())?,
             dialect: DIALECT,
-            origin: Default::default(),
+            performance: Default::default(),
+        linked: None,
+        origin: Default::default(),
         })
     };
     let req = parse().map_err(|e| KlingError::domain(e, &rid))?;
