@@ -413,11 +413,6 @@ impl TaskService {
         Ok(task)
     }
 
-    /// The linked email a task runs under, if any.
-    pub async fn email_of(&self, task_id: &str) -> Result<Option<String>> {
-        Ok(self.store.task_email(task_id).await?)
-    }
-
     /// Newest first.
     pub async fn list(&self, account: &Account, page: Page) -> Result<Vec<Task>> {
         Ok(self

@@ -100,6 +100,8 @@ pub struct VideoResult {
     pub watermark_url: Option<String>,
     /// Seconds.
     pub duration: f64,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// A task as shown to its owner.
@@ -143,6 +145,8 @@ impl Task {
                 watermark_url: v.watermark_key.as_deref().map(|k| signer.url(k, expires)),
                 id: v.id,
                 duration: v.duration,
+                width: v.width,
+                height: v.height,
             })
             .collect();
         let status = TaskStatus::from(r.state);

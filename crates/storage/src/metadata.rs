@@ -126,8 +126,6 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn delete_avatar(&self, account_id: &str, id: &str) -> Result<bool>;
     /// Records which linked account (email) a task runs under.
     async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()>;
-    /// The email a task runs under, if any.
-    async fn task_email(&self, task_id: &str) -> Result<Option<String>>;
     /// Unfinished (submitted or processing) tasks per linked email.
     async fn active_tasks_by_email(&self, account_id: &str) -> Result<Vec<(String, u32)>>;
     /// Fails an unfinished task at once (a lease holder loses it); `None`

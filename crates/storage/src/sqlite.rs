@@ -725,14 +725,6 @@ impl MetadataStore for SqliteStore {
         Ok(())
     }
 
-    async fn task_email(&self, task_id: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT email FROM task_links WHERE task_id = ?1")
-            .bind(task_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.try_get("email")).transpose()?)
-    }
-
     async fn active_tasks_by_email(&self, account_id: &str) -> Result<Vec<(String, u32)>> {
         let rows = sqlx::query(
             "SELECT l.email AS email, COUNT(*) AS n FROM task_links l

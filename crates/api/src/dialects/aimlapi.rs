@@ -238,6 +238,16 @@ pub fn iso8601(ms: i64) -> String {
     )
 }
 
+/// Unknown paths under `/v2`.
+pub fn not_found(uri: &Uri, rid: &RequestId) -> AimlError {
+    AimlError::new(
+        StatusCode::NOT_FOUND,
+        format!("Cannot {} {}", "route", uri.path()),
+        uri,
+        rid,
+    )
+}
+
 // ---------- handlers ----------
 
 fn parse_create(b: &CreateBody) -> Result<AvatarRequest, DomainError> {

@@ -248,6 +248,14 @@ impl IntoResponse for KieError {
     }
 }
 
+/// Unknown paths under `/api/v1`.
+pub fn not_found() -> KieError {
+    KieError {
+        code: 404,
+        msg: "Not Found: no such endpoint".into(),
+    }
+}
+
 fn ok<T: Serialize>(data: T) -> Response {
     Json(Envelope {
         code: 200,
