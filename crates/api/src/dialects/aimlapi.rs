@@ -239,10 +239,10 @@ pub fn iso8601(ms: i64) -> String {
 }
 
 /// Unknown paths under `/v2`.
-pub fn not_found(uri: &Uri, rid: &RequestId) -> AimlError {
+pub fn not_found(method: &axum::http::Method, uri: &Uri, rid: &RequestId) -> AimlError {
     AimlError::new(
         StatusCode::NOT_FOUND,
-        format!("Cannot {} {}", "route", uri.path()),
+        format!("Cannot {method} {}", uri.path()),
         uri,
         rid,
     )

@@ -11,17 +11,17 @@ pub mod shared;
 pub mod useapi;
 
 use crate::request_id::RequestId;
-use axum::http::Uri;
+use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 
 /// Unknown paths answer in the envelope of the dialect that owns the prefix.
-pub async fn not_found(rid: RequestId, uri: Uri) -> Response {
+pub async fn not_found(rid: RequestId, method: Method, uri: Uri) -> Response {
     let path = uri.path();
     let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
     if under("/v1/kling") {
         useapi::not_found().into_response()
     } else if under("/v2") {
-        aimlapi::not_found(&uri, &rid).into_response()
+        aimlapi::not_found(&method, &uri, &rid).into_response()
     } else if under("/api/v1") {
         kie::not_found().into_response()
     } else {
