@@ -18,11 +18,17 @@ fn assert_aiml_error(status: u16, v: &Value, want: u16, path: &str, needle: &str
     assert_eq!(status, want, "{v}");
     assert_eq!(v["statusCode"], want, "{v}");
     assert_eq!(v["path"], path, "{v}");
-    assert!(!v["requestId"].as_str().unwrap_or_default().is_empty(), "{v}");
+    assert!(
+        !v["requestId"].as_str().unwrap_or_default().is_empty(),
+        "{v}"
+    );
     let ts = v["timestamp"].as_str().unwrap_or_default();
     assert!(ts.len() == 24 && ts.ends_with('Z'), "{ts}");
     let m = v["message"].as_str().unwrap_or_default();
-    assert!(m.contains(needle), "message {m:?} should mention {needle:?}");
+    assert!(
+        m.contains(needle),
+        "message {m:?} should mention {needle:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,7 +38,10 @@ async fn documented_example_create_poll_download_and_cross_dialect() {
     let key = acct.api_key.as_str();
     let speech = std::fs::read(short_speech(t.dir.path())).unwrap();
     let files = file_server(vec![
-        ("office_man.png", std::fs::read(sample("astronaut.png")).unwrap()),
+        (
+            "office_man.png",
+            std::fs::read(sample("astronaut.png")).unwrap(),
+        ),
         ("omnihuman_audio.wav", speech),
     ])
     .await;
@@ -80,7 +89,11 @@ async fn documented_example_create_poll_download_and_cross_dialect() {
     assert!(done["error"].is_null());
     let url = done["video"]["url"].as_str().unwrap().to_string();
     let probe = download_mp4(t.dir.path(), &url, 720).await;
-    let secs: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+    let secs: f64 = probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let reported = done["video"]["duration"].as_f64().unwrap();
     assert!((secs - reported).abs() < 0.3, "{secs} vs {reported}");
 
@@ -147,17 +160,47 @@ async fn every_rule_and_unknown_paths_answer_in_their_dialects_shape() {
     assert_aiml_error(s, &v, 401, GEN, "unknown API key");
 
     let rules: Vec<(Value, &str)> = vec![
-        (json!({"image_url": img, "audio_url": aud}), "Body validation error! invalid model: is required"),
-        (json!({"model": "klingai/avatar-ultra", "image_url": img, "audio_url": aud}), "Body validation error! invalid model: \"klingai/avatar-ultra\" is not supported"),
-        (json!({"model": "kling/ai-avatar-standard", "image_url": img, "audio_url": aud}), "Body validation error! invalid model"),
-        (json!({"model": "klingai/avatar-standard", "audio_url": aud}), "Body validation error! invalid image_url"),
-        (json!({"model": "klingai/avatar-standard", "image_url": img}), "Body validation error! invalid audio_url: is required"),
-        (json!({"model": "klingai/avatar-standard", "image_url": img, "audio_url": aud, "prompt": "p".repeat(2501)}), "Body validation error! invalid prompt"),
-        (json!({"model": 7}), "Body validation error! the request body is not the expected JSON"),
-        (json!({"model": "klingai/avatar-standard", "image_url": img, "audio_url": format!("{files}/missing.wav")}), "Body validation error! invalid audio_url: could not be fetched"),
-        (json!({"model": "klingai/avatar-standard", "image_url": aud, "audio_url": aud}), "Body validation error! invalid image_url"),
+        (
+            json!({"image_url": img, "audio_url": aud}),
+            "Body validation error! invalid model: is required",
+        ),
+        (
+            json!({"model": "klingai/avatar-ultra", "image_url": img, "audio_url": aud}),
+            "Body validation error! invalid model: \"klingai/avatar-ultra\" is not supported",
+        ),
+        (
+            json!({"model": "kling/ai-avatar-standard", "image_url": img, "audio_url": aud}),
+            "Body validation error! invalid model",
+        ),
+        (
+            json!({"model": "klingai/avatar-standard", "audio_url": aud}),
+            "Body validation error! invalid image_url",
+        ),
+        (
+            json!({"model": "klingai/avatar-standard", "image_url": img}),
+            "Body validation error! invalid audio_url: is required",
+        ),
+        (
+            json!({"model": "klingai/avatar-standard", "image_url": img, "audio_url": aud, "prompt": "p".repeat(2501)}),
+            "Body validation error! invalid prompt",
+        ),
+        (
+            json!({"model": 7}),
+            "Body validation error! the request body is not the expected JSON",
+        ),
+        (
+            json!({"model": "klingai/avatar-standard", "image_url": img, "audio_url": format!("{files}/missing.wav")}),
+            "Body validation error! invalid audio_url: could not be fetched",
+        ),
+        (
+            json!({"model": "klingai/avatar-standard", "image_url": aud, "audio_url": aud}),
+            "Body validation error! invalid image_url",
+        ),
         // kie's body shape here is an AI/ML validation error.
-        (json!({"model": "kling/ai-avatar-standard", "input": {"image_url": img, "audio_url": aud, "prompt": ""}}), "Body validation error! invalid model"),
+        (
+            json!({"model": "kling/ai-avatar-standard", "input": {"image_url": img, "audio_url": aud, "prompt": ""}}),
+            "Body validation error! invalid model",
+        ),
     ];
     for (body, want) in rules {
         let (s, v, _) = t.post(GEN, Some(key), &body).await;
@@ -172,7 +215,12 @@ async fn every_rule_and_unknown_paths_answer_in_their_dialects_shape() {
     let (s, v) = t.get(GEN, Some(key)).await;
     assert_aiml_error(s, &v, 400, GEN, "invalid generation_id: is required");
     let (s, v) = t
-        .get(&format!("{GEN}?generation_id=76a3553b-7c4f-4fe1-9682-72008ef3a0fe:klingai/avatar-standard"), Some(key))
+        .get(
+            &format!(
+                "{GEN}?generation_id=76a3553b-7c4f-4fe1-9682-72008ef3a0fe:klingai/avatar-standard"
+            ),
+            Some(key),
+        )
         .await;
     assert_aiml_error(s, &v, 404, GEN, "not found");
 

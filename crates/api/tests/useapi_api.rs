@@ -85,9 +85,7 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
     let (s, v) = t.get(&format!("{BASE}/accounts"), Some(key)).await;
     assert_eq!(s, 200);
     assert_eq!(v[email]["maxJobs"], 1, "{v}");
-    let (s, v) = t
-        .get(&format!("{BASE}/accounts/{email}"), Some(key))
-        .await;
+    let (s, v) = t.get(&format!("{BASE}/accounts/{email}"), Some(key)).await;
     assert_eq!((s, v["email"].as_str()), (200, Some(email)));
 
     // POST /assets/?email= with the raw image.
@@ -123,7 +121,15 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
         .collect();
     assert_eq!(
         emotions,
-        ["neutral", "happy", "angry", "sad", "fearful", "disgusted", "surprised"]
+        [
+            "neutral",
+            "happy",
+            "angry",
+            "sad",
+            "fearful",
+            "disgusted",
+            "surprised"
+        ]
     );
     assert_eq!(list[0]["emotions"][1]["name"], "Happy");
     let (s, v, _) = t
@@ -166,8 +172,9 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
     assert_eq!(a["prompt"], "Natural speaking");
     assert_eq!(a["imageResources"][0]["sourceFrom"], 2);
     // The saved portrait is a crop around the face, smaller than the upload.
-    let saved = image::load_from_memory(&bytes(a["imageResources"][0]["url"].as_str().unwrap()).await)
-        .unwrap();
+    let saved =
+        image::load_from_memory(&bytes(a["imageResources"][0]["url"].as_str().unwrap()).await)
+            .unwrap();
     let original = image::open(sample("obama.jpg")).unwrap();
     assert!(saved.width() >= 300 && saved.height() >= 300);
     assert!(
@@ -188,12 +195,17 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
     assert!(templates.len() >= 4);
     for tpl in templates {
         let id = tpl["id"].as_str().unwrap();
-        assert!(id.len() <= 8 && id.bytes().all(|b| b.is_ascii_digit()), "{tpl}");
+        assert!(
+            id.len() <= 8 && id.bytes().all(|b| b.is_ascii_digit()),
+            "{tpl}"
+        );
         assert!(tpl["name"].is_string() && tpl["prompt"].is_string());
     }
-    assert!(!bytes(templates[0]["imageResources"][0]["url"].as_str().unwrap())
-        .await
-        .is_empty());
+    assert!(
+        !bytes(templates[0]["imageResources"][0]["url"].as_str().unwrap())
+            .await
+            .is_empty()
+    );
 
     // POST /avatars/video with text, while no worker runs: the account's
     // one job slot is taken, the scheduler shows it, a second job gets 429.
@@ -228,6 +240,21 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
     assert_useapi_error(s, &v, 429, "capacity");
     assert_eq!(headers["retry-after"], "10");
     assert!(v["retryAfter"].as_str().unwrap().ends_with('Z'), "{v}");
+    // The voice's emotion and the avatar's saved prompt go to the renderer
+    // with the task, under the request's own prompt.
+    let rec = t
+        .server
+        .services
+        .store
+        .task(&id.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let spec: Value = serde_json::from_str(&rec.spec).unwrap();
+    assert_eq!(spec["emotion"], "happy", "{spec}");
+    assert_eq!(spec["avatar_prompt"], "Natural speaking");
+    assert_eq!(spec["prompt"], "smiling and nodding");
+    assert_eq!(spec["watermark"], true);
     t.server.start_workers();
 
     let done = wait_final(&t, key, id).await;
@@ -257,7 +284,11 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
     let clean = v["cdnUrl"].as_str().unwrap().to_string();
     assert_ne!(clean, marked, "the master is not the watermarked copy");
     let probe = download_mp4(t.dir.path(), &clean, 720).await;
-    let secs: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+    let secs: f64 = probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((secs * 1000.0 - duration_ms as f64).abs() < 300.0);
 
     // One callback, on the final state: the task record plus replyRef.
@@ -285,7 +316,10 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
     assert_eq!(r["data"]["state"], "success");
     let gid = mouthpiece_api::dialects::aimlapi::uuid_of(&id.to_string()).unwrap();
     let (s, g) = t
-        .get(&format!("/v2/video/generations?generation_id={gid}"), Some(key))
+        .get(
+            &format!("/v2/video/generations?generation_id={gid}"),
+            Some(key),
+        )
         .await;
     assert_eq!(s, 200, "{g}");
     assert_eq!(g["status"], "completed");
@@ -304,7 +338,12 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["task"]["id"], kid);
     let (s, v) = t
-        .call(Method::DELETE, &format!("{BASE}/scheduler/{kid}"), Some(key), None)
+        .call(
+            Method::DELETE,
+            &format!("{BASE}/scheduler/{kid}"),
+            Some(key),
+            None,
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     assert!(
@@ -317,7 +356,12 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
         .await;
     assert!(k["data"]["task_status"] == "failed" || k["data"]["task_status"] == "succeed");
     let (s, v) = t
-        .call(Method::DELETE, &format!("{BASE}/tasks/{kid}"), Some(key), None)
+        .call(
+            Method::DELETE,
+            &format!("{BASE}/tasks/{kid}"),
+            Some(key),
+            None,
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["deleted"], true);
@@ -360,12 +404,15 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
 
     // DELETE /accounts/{email}.
     let (s, _) = t
-        .call(Method::DELETE, &format!("{BASE}/accounts/{email}"), Some(key), None)
+        .call(
+            Method::DELETE,
+            &format!("{BASE}/accounts/{email}"),
+            Some(key),
+            None,
+        )
         .await;
     assert_eq!(s, 204);
-    let (s, v) = t
-        .get(&format!("{BASE}/accounts/{email}"), Some(key))
-        .await;
+    let (s, v) = t.get(&format!("{BASE}/accounts/{email}"), Some(key)).await;
     assert_useapi_error(s, &v, 404, "not found");
     t.server.shutdown().await;
 }
@@ -385,19 +432,50 @@ async fn every_rule_answers_in_useapis_error_shape() {
     };
 
     // Before any account is linked, account-bound calls are 404.
-    let (s, v) = post("/tts/create", json!({"speakerId": "oversea_male1", "text": "hi"})).await;
+    let (s, v) = post(
+        "/tts/create",
+        json!({"speakerId": "oversea_male1", "text": "hi"}),
+    )
+    .await;
     assert_useapi_error(s, &v, 404, "POST /v1/kling/accounts");
 
     let accounts: Vec<(Value, &str)> = vec![
-        (json!({"password": "p", "maxJobs": 1}), "invalid email: is required"),
-        (json!({"email": "nope", "password": "p", "maxJobs": 1}), "invalid email: \"nope\" is not an email address"),
-        (json!({"email": "a@b.co", "maxJobs": 1}), "invalid password: is required"),
-        (json!({"email": "a@b.co", "password": "p"}), "invalid maxJobs: is required"),
-        (json!({"email": "a@b.co", "password": "p", "maxJobs": 0}), "invalid maxJobs: must be an integer from 1 to 50"),
-        (json!({"email": "a@b.co", "password": "p", "maxJobs": 51}), "invalid maxJobs: must be an integer from 1 to 50"),
-        (json!({"email": "a@b.co", "password": "p", "maxJobs": "x"}), "invalid maxJobs: must be an integer from 1 to 50"),
-        (json!({"email": "a@b.co", "password": "p", "maxJobs": 1, "passToken": "t"}), "invalid passToken: passToken, did and userId must be given together"),
-        (json!({"email": 5, "password": "p", "maxJobs": 1}), "invalid email: must be a string"),
+        (
+            json!({"password": "p", "maxJobs": 1}),
+            "invalid email: is required",
+        ),
+        (
+            json!({"email": "nope", "password": "p", "maxJobs": 1}),
+            "invalid email: \"nope\" is not an email address",
+        ),
+        (
+            json!({"email": "a@b.co", "maxJobs": 1}),
+            "invalid password: is required",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "p"}),
+            "invalid maxJobs: is required",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "p", "maxJobs": 0}),
+            "invalid maxJobs: must be an integer from 1 to 50",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "p", "maxJobs": 51}),
+            "invalid maxJobs: must be an integer from 1 to 50",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "p", "maxJobs": "x"}),
+            "invalid maxJobs: must be an integer from 1 to 50",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "p", "maxJobs": 1, "passToken": "t"}),
+            "invalid passToken: passToken, did and userId must be given together",
+        ),
+        (
+            json!({"email": 5, "password": "p", "maxJobs": 1}),
+            "invalid email: must be a string",
+        ),
     ];
     for (body, want) in accounts {
         let (s, v) = post("/accounts", body.clone()).await;
@@ -405,13 +483,30 @@ async fn every_rule_answers_in_useapis_error_shape() {
         assert_eq!(v["error"], want, "{body}");
     }
     for e in ["one@example.com", "two@example.com"] {
-        let (s, v) = post("/accounts", json!({"email": e, "password": "p", "maxJobs": 2})).await;
+        let (s, v) = post(
+            "/accounts",
+            json!({"email": e, "password": "p", "maxJobs": 2}),
+        )
+        .await;
         assert_eq!(s, 200, "{v}");
     }
     // Two accounts: the selector is required; an unknown one is 404.
-    let (s, v) = post("/tts/create", json!({"speakerId": "oversea_male1", "text": "hi"})).await;
-    assert_useapi_error(s, &v, 400, "invalid email: is required when several accounts are configured");
-    let (s, v) = post("/tts/create", json!({"email": "x@example.com", "speakerId": "oversea_male1", "text": "hi"})).await;
+    let (s, v) = post(
+        "/tts/create",
+        json!({"speakerId": "oversea_male1", "text": "hi"}),
+    )
+    .await;
+    assert_useapi_error(
+        s,
+        &v,
+        400,
+        "invalid email: is required when several accounts are configured",
+    );
+    let (s, v) = post(
+        "/tts/create",
+        json!({"email": "x@example.com", "speakerId": "oversea_male1", "text": "hi"}),
+    )
+    .await;
     assert_useapi_error(s, &v, 404, "account x@example.com not found");
 
     let e = "one@example.com";
@@ -427,12 +522,25 @@ async fn every_rule_answers_in_useapis_error_shape() {
         assert_eq!((s, v["code"].as_u64()), (400, Some(400)), "{body} -> {v}");
         assert_eq!(v["error"], want, "{body}");
     }
-    let (s, v) = post("/tts/create", json!({"email": e, "speakerId": "nobody", "text": "hi"})).await;
-    assert_eq!((s, &v["error"]), (400, &json!("Unable to locate speakerId")), "{v}");
+    let (s, v) = post(
+        "/tts/create",
+        json!({"email": e, "speakerId": "nobody", "text": "hi"}),
+    )
+    .await;
+    assert_eq!(
+        (s, &v["error"]),
+        (400, &json!("Unable to locate speakerId")),
+        "{v}"
+    );
 
     // Uploads: the Content-Type whitelist, verbatim, and the limits.
     let (s, v) = t
-        .post_raw(&format!("{BASE}/assets/?email={e}"), Some(key), "text/plain", b"hello".to_vec())
+        .post_raw(
+            &format!("{BASE}/assets/?email={e}"),
+            Some(key),
+            "text/plain",
+            b"hello".to_vec(),
+        )
         .await;
     assert_eq!(s, 400);
     assert_eq!(
@@ -440,24 +548,49 @@ async fn every_rule_answers_in_useapis_error_shape() {
         "Content-Type text/plain is not supported. Valid values: image/png, image/jpeg, video/mp4, video/quicktime, audio/wav, audio/wave, audio/mpeg, audio/mp4, audio/flac, audio/aac, audio/ogg"
     );
     let (s, v) = t
-        .post_raw(&format!("{BASE}/assets/?email={e}"), Some(key), "image/png", png(200, 200))
+        .post_raw(
+            &format!("{BASE}/assets/?email={e}"),
+            Some(key),
+            "image/png",
+            png(200, 200),
+        )
         .await;
     assert_useapi_error(s, &v, 400, "at least 300 px");
     let (s, v) = t
-        .post_raw(&format!("{BASE}/assets/?email={e}"), Some(key), "audio/wav", wav_of(31.0))
+        .post_raw(
+            &format!("{BASE}/assets/?email={e}"),
+            Some(key),
+            "audio/wav",
+            wav_of(31.0),
+        )
         .await;
     assert_useapi_error(s, &v, 400, "the limit is 30 s");
     let (s, v) = t
-        .post_raw(&format!("{BASE}/assets/?email={e}"), Some(key), "image/png", Vec::new())
+        .post_raw(
+            &format!("{BASE}/assets/?email={e}"),
+            Some(key),
+            "image/png",
+            Vec::new(),
+        )
         .await;
     assert_useapi_error(s, &v, 400, "invalid body: is empty");
     let (s, v) = t
-        .post_raw(&format!("{BASE}/assets/?email={e}"), Some(key), "audio/wav", wav_of(3.0))
+        .post_raw(
+            &format!("{BASE}/assets/?email={e}"),
+            Some(key),
+            "audio/wav",
+            wav_of(3.0),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     let audio_url = v["url"].as_str().unwrap().to_string();
     let (s, v) = t
-        .post_raw(&format!("{BASE}/assets/?email={e}"), Some(key), "image/png", std::fs::read(sample("astronaut.png")).unwrap())
+        .post_raw(
+            &format!("{BASE}/assets/?email={e}"),
+            Some(key),
+            "image/png",
+            std::fs::read(sample("astronaut.png")).unwrap(),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     let image_url = v["url"].as_str().unwrap().to_string();
@@ -475,40 +608,135 @@ async fn every_rule_answers_in_useapis_error_shape() {
     for (body, want) in avatars {
         let (s, v) = post("/avatars", body.clone()).await;
         assert_eq!((s, v["code"].as_u64()), (400, Some(400)), "{body} -> {v}");
-        assert!(v["error"].as_str().unwrap().starts_with(want), "{body} -> {v}");
+        assert!(
+            v["error"].as_str().unwrap().starts_with(want),
+            "{body} -> {v}"
+        );
     }
-    let (s, v) = t.get(&format!("{BASE}/avatars?email={e}&type=bogus"), Some(key)).await;
-    assert_useapi_error(s, &v, 400, "invalid type: \"bogus\" is not one of personal, templates");
     let (s, v) = t
-        .call(Method::DELETE, &format!("{BASE}/avatars/10001?email={e}"), Some(key), None)
+        .get(&format!("{BASE}/avatars?email={e}&type=bogus"), Some(key))
+        .await;
+    assert_useapi_error(
+        s,
+        &v,
+        400,
+        "invalid type: \"bogus\" is not one of personal, templates",
+    );
+    let (s, v) = t
+        .call(
+            Method::DELETE,
+            &format!("{BASE}/avatars/10001?email={e}"),
+            Some(key),
+            None,
+        )
         .await;
     assert_useapi_error(s, &v, 403, "template avatars cannot be deleted");
 
     let video: Vec<(Value, u16, &str)> = vec![
-        (json!({"email": e, "avatarId": "10001", "imageUrl": image_url, "audioUrl": audio_url}), 400, "invalid avatarId: Provide either avatarId OR imageUrl, not both"),
-        (json!({"email": e, "audioUrl": audio_url}), 400, "invalid avatarId: Provide either avatarId OR imageUrl"),
-        (json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "text": "hi"}), 400, "invalid audioUrl: Provide either audioUrl OR text, not both"),
-        (json!({"email": e, "imageUrl": image_url}), 400, "invalid audioUrl: Provide either audioUrl OR text"),
-        (json!({"email": e, "imageUrl": image_url, "text": "x".repeat(5001), "speakerId": "oversea_male1"}), 400, "invalid text: is 5001 characters long; the limit is 5000"),
-        (json!({"email": e, "imageUrl": image_url, "text": "Hello there, how are you today my friend?"}), 400, "invalid speakerId: is required when using text"),
-        (json!({"email": e, "imageUrl": image_url, "text": "hi", "speakerId": "nobody"}), 400, "Unable to locate speakerId"),
-        (json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "mode": "ultra"}), 400, "invalid mode: \"ultra\" is not one of std, pro"),
-        (json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "emotion": "bored"}), 400, "invalid emotion: \"bored\""),
-        (json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "speed": 2.5}), 400, "invalid speed: must be a number from 0.8 to 2.0"),
-        (json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "prompt": "p".repeat(2001)}), 400, "invalid prompt: is 2001 characters long; the limit is 2000"),
-        (json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "maxJobs": 0}), 400, "invalid maxJobs: must be an integer from 1 to 50"),
-        (json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "replyUrl": format!("http://x/{}", "a".repeat(1100))}), 400, "replyUrl is too long"),
-        (json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "replyUrl": "ftp://x"}), 400, "invalid replyUrl"),
-        (json!({"email": e, "avatarId": "123456789012", "audioUrl": audio_url}), 404, "avatar \"123456789012\" not found"),
-        (json!({"email": e, "avatarId": "99", "audioUrl": audio_url}), 404, "avatar \"99\" not found"),
-        (json!({"email": e, "imageUrl": audio_url, "audioUrl": audio_url}), 400, "invalid imageUrl: is not a JPEG, PNG or WebP file"),
-        (json!({"email": e, "imageUrl": image_url, "audioUrl": image_url}), 400, "invalid audioUrl: is not an MP3, WAV, M4A or AAC file"),
+        (
+            json!({"email": e, "avatarId": "10001", "imageUrl": image_url, "audioUrl": audio_url}),
+            400,
+            "invalid avatarId: Provide either avatarId OR imageUrl, not both",
+        ),
+        (
+            json!({"email": e, "audioUrl": audio_url}),
+            400,
+            "invalid avatarId: Provide either avatarId OR imageUrl",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "text": "hi"}),
+            400,
+            "invalid audioUrl: Provide either audioUrl OR text, not both",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url}),
+            400,
+            "invalid audioUrl: Provide either audioUrl OR text",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "text": "x".repeat(5001), "speakerId": "oversea_male1"}),
+            400,
+            "invalid text: is 5001 characters long; the limit is 5000",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "text": "Hello there, how are you today my friend?"}),
+            400,
+            "invalid speakerId: is required when using text",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "text": "hi", "speakerId": "nobody"}),
+            400,
+            "Unable to locate speakerId",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "mode": "ultra"}),
+            400,
+            "invalid mode: \"ultra\" is not one of std, pro",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "emotion": "bored"}),
+            400,
+            "invalid emotion: \"bored\"",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "speed": 2.5}),
+            400,
+            "invalid speed: must be a number from 0.8 to 2.0",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "prompt": "p".repeat(2001)}),
+            400,
+            "invalid prompt: is 2001 characters long; the limit is 2000",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "maxJobs": 0}),
+            400,
+            "invalid maxJobs: must be an integer from 1 to 50",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "replyUrl": format!("http://x/{}", "a".repeat(1100))}),
+            400,
+            "replyUrl is too long",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "replyUrl": "ftp://x"}),
+            400,
+            "invalid replyUrl",
+        ),
+        (
+            json!({"email": e, "avatarId": "123456789012", "audioUrl": audio_url}),
+            404,
+            "avatar \"123456789012\" not found",
+        ),
+        (
+            json!({"email": e, "avatarId": "99", "audioUrl": audio_url}),
+            404,
+            "avatar \"99\" not found",
+        ),
+        (
+            json!({"email": e, "imageUrl": audio_url, "audioUrl": audio_url}),
+            400,
+            "invalid imageUrl: is not a JPEG, PNG or WebP file",
+        ),
+        (
+            json!({"email": e, "imageUrl": image_url, "audioUrl": image_url}),
+            400,
+            "invalid audioUrl: is not an MP3, WAV, M4A or AAC file",
+        ),
         // Kling's body shape here is a useapi validation error, not a crash.
-        (json!({"image": "abc", "sound_file": "abc"}), 400, "Provide either avatarId OR imageUrl"),
+        (
+            json!({"image": "abc", "sound_file": "abc"}),
+            400,
+            "Provide either avatarId OR imageUrl",
+        ),
     ];
     for (body, status, want) in video {
         let (s, v) = post("/avatars/video", body.clone()).await;
-        assert_eq!((s, v["code"].as_u64()), (status, Some(u64::from(status))), "{want}: {v}");
+        assert_eq!(
+            (s, v["code"].as_u64()),
+            (status, Some(u64::from(status))),
+            "{want}: {v}"
+        );
         assert!(v["error"].as_str().unwrap().contains(want), "{want}: {v}");
     }
 
@@ -518,7 +746,9 @@ async fn every_rule_answers_in_useapis_error_shape() {
         ("application/json", b"[1]".to_vec()),
         ("multipart/form-data; boundary=x", b"--x--".to_vec()),
     ] {
-        let (s, v) = t.post_raw(&format!("{BASE}/avatars/video"), Some(key), ct, raw).await;
+        let (s, v) = t
+            .post_raw(&format!("{BASE}/avatars/video"), Some(key), ct, raw)
+            .await;
         assert_useapi_error(s, &v, 400, "Validation error");
     }
     // Form bodies are read like JSON ones.
@@ -537,20 +767,37 @@ async fn every_rule_answers_in_useapis_error_shape() {
     assert_useapi_error(s, &v, 400, "invalid task_id: must be a number");
     let (s, v) = t.get(&format!("{BASE}/tasks/999"), Some(key)).await;
     assert_useapi_error(s, &v, 404, "task \"999\" not found");
-    let (s, v) = t.get(&format!("{BASE}/tasks?createdBefore=yesterday"), Some(key)).await;
-    assert_useapi_error(s, &v, 400, "invalid createdBefore: must be Unix milliseconds");
+    let (s, v) = t
+        .get(&format!("{BASE}/tasks?createdBefore=yesterday"), Some(key))
+        .await;
+    assert_useapi_error(
+        s,
+        &v,
+        400,
+        "invalid createdBefore: must be Unix milliseconds",
+    );
     let (s, v) = t.get(&format!("{BASE}/tasks?pageSize=0"), Some(key)).await;
     assert_useapi_error(s, &v, 400, "invalid pageSize");
-    let (s, v) = t.get(&format!("{BASE}/tasks?contentType=text"), Some(key)).await;
+    let (s, v) = t
+        .get(&format!("{BASE}/tasks?contentType=text"), Some(key))
+        .await;
     assert_useapi_error(s, &v, 400, "invalid contentType");
     let (s, v) = t
-        .call(Method::DELETE, &format!("{BASE}/scheduler/999"), Some(key), None)
+        .call(
+            Method::DELETE,
+            &format!("{BASE}/scheduler/999"),
+            Some(key),
+            None,
+        )
         .await;
     assert_useapi_error(s, &v, 404, "not found");
     let (s, v) = t.get(&format!("{BASE}/assets/download"), Some(key)).await;
     assert_useapi_error(s, &v, 400, "invalid workIds: is required");
     let (s, v) = t
-        .get(&format!("{BASE}/assets/download?workIds=1&fileTypes=WAV"), Some(key))
+        .get(
+            &format!("{BASE}/assets/download?workIds=1&fileTypes=WAV"),
+            Some(key),
+        )
         .await;
     assert_useapi_error(s, &v, 400, "invalid fileTypes");
 

@@ -103,7 +103,10 @@ pub fn parse_speed(field: &str, v: Option<&serde_json::Value>) -> Result<Option<
     };
     match n {
         Some(n) if (0.8..=2.0).contains(&n) => Ok(Some((n * 10.0).round() / 10.0)),
-        _ => Err(DomainError::invalid(field, "must be a number from 0.8 to 2.0")),
+        _ => Err(DomainError::invalid(
+            field,
+            "must be a number from 0.8 to 2.0",
+        )),
     }
 }
 
@@ -185,13 +188,13 @@ impl NewAvatar {
                 ))
             }
         };
-        let speaker = match crate::input::present(speaker_id) {
-            None => None,
-            Some(id) => Some(
-                speaker(id.trim())
-                    .ok_or_else(|| DomainError::invalid("ttsSpeaker", "Unable to locate speakerId"))?,
-            ),
-        };
+        let speaker =
+            match crate::input::present(speaker_id) {
+                None => None,
+                Some(id) => Some(speaker(id.trim()).ok_or_else(|| {
+                    DomainError::invalid("ttsSpeaker", "Unable to locate speakerId")
+                })?),
+            };
         Ok(Self {
             image,
             nickname: limited("nickname", nickname, MAX_NICKNAME_CHARS)?,
@@ -429,13 +432,13 @@ impl AvatarService {
 
     pub async fn delete(&self, account: &Account, id: &str) -> Result<()> {
         let id = id.trim();
-        let rec = self
-            .store
-            .avatar(&account.id, id)
-            .await?
-            .ok_or_else(|| DomainError::NotFound {
-                what: format!("avatar {id:?}"),
-            })?;
+        let rec =
+            self.store
+                .avatar(&account.id, id)
+                .await?
+                .ok_or_else(|| DomainError::NotFound {
+                    what: format!("avatar {id:?}"),
+                })?;
         self.store.delete_avatar(&account.id, id).await?;
         if let Err(e) = self.blobs.delete(&rec.image_key).await {
             tracing::warn!(error = %e, avatar = id, "could not remove a deleted avatar's image");
@@ -445,7 +448,12 @@ impl AvatarService {
 
     /// Stores an upload after checking its declared type and limits:
     /// images ≤ 10 MB and ≥ 300 px, videos ≤ 100 MB, audio ≤ 20 MB and ≤ 30 s.
-    pub async fn upload(&self, account: &Account, content_type: &str, body: Bytes) -> Result<Asset> {
+    pub async fn upload(
+        &self,
+        account: &Account,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<Asset> {
         let ct = content_type
             .split(';')
             .next()
@@ -461,14 +469,13 @@ impl AvatarService {
                 ),
             ));
         }
-        let too_big = |mb: u64| {
-            DomainError::invalid(
-                "body",
-                format!("the {ct} file is larger than {mb} MB"),
-            )
-        };
+        let too_big =
+            |mb: u64| DomainError::invalid("body", format!("the {ct} file is larger than {mb} MB"));
         if body.is_empty() {
-            return Err(DomainError::invalid("body", "is empty: send the file as the raw body"));
+            return Err(DomainError::invalid(
+                "body",
+                "is empty: send the file as the raw body",
+            ));
         }
         let (kind, ext) = if ct.starts_with("image/") {
             if body.len() as u64 > MAX_IMAGE_BYTES {
@@ -482,7 +489,10 @@ impl AvatarService {
             if body.len() > 100 * 1024 * 1024 {
                 return Err(too_big(100));
             }
-            (AssetKind::Video, if ct == "video/mp4" { "mp4" } else { "mov" })
+            (
+                AssetKind::Video,
+                if ct == "video/mp4" { "mp4" } else { "mov" },
+            )
         } else {
             if body.len() > 20 * 1024 * 1024 {
                 return Err(too_big(20));
@@ -518,7 +528,10 @@ fn rename(e: DomainError, field: &str) -> DomainError {
 /// else the default English voice.
 fn fitting_voice(prompt: &str) -> &'static Voice {
     let p = prompt.to_ascii_lowercase();
-    let id = if ["woman", "female", "lady", "girl", "she "].iter().any(|w| p.contains(w)) {
+    let id = if ["woman", "female", "lady", "girl", "she "]
+        .iter()
+        .any(|w| p.contains(w))
+    {
         "commercial_lady_en_f-v1"
     } else if ["old", "senior", "elder"].iter().any(|w| p.contains(w)) {
         "uk_oldman3"
@@ -573,9 +586,15 @@ mod tests {
 
     #[test]
     fn emotions_and_speeds_are_checked() {
-        assert_eq!(parse_emotion("e", Some("happy")).unwrap(), Some(Emotion::Happy));
+        assert_eq!(
+            parse_emotion("e", Some("happy")).unwrap(),
+            Some(Emotion::Happy)
+        );
         assert!(parse_emotion("e", Some("serious")).is_err());
-        assert_eq!(parse_speed("s", Some(&serde_json::json!("1.5"))).unwrap(), Some(1.5));
+        assert_eq!(
+            parse_speed("s", Some(&serde_json::json!("1.5"))).unwrap(),
+            Some(1.5)
+        );
         assert!(parse_speed("s", Some(&serde_json::json!(2.5))).is_err());
     }
 }

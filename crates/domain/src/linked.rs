@@ -62,11 +62,14 @@ pub fn parse_email(raw: Option<&str>) -> Result<String> {
     let e = e.trim().to_ascii_lowercase();
     let ok = e.len() <= 254
         && !e.contains(char::is_whitespace)
-        && e
-            .split_once('@')
-            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.contains('@'));
+        && e.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.contains('@')
+        });
     if !ok {
-        return Err(DomainError::invalid("email", format!("{e:?} is not an email address")));
+        return Err(DomainError::invalid(
+            "email",
+            format!("{e:?} is not an email address"),
+        ));
     }
     Ok(e)
 }
@@ -81,8 +84,8 @@ impl NewLinkedAccount {
         let password = present(password)
             .ok_or_else(|| DomainError::invalid("password", "is required"))?
             .to_string();
-        let max_jobs =
-            parse_max_jobs(max_jobs)?.ok_or_else(|| DomainError::invalid("maxJobs", "is required"))?;
+        let max_jobs = parse_max_jobs(max_jobs)?
+            .ok_or_else(|| DomainError::invalid("maxJobs", "is required"))?;
         Ok(Self {
             email,
             password,
@@ -137,7 +140,11 @@ impl LinkedAccountService {
 
     pub async fn delete(&self, account: &Account, email: &str) -> Result<()> {
         let email = email.trim().to_ascii_lowercase();
-        if self.store.delete_linked_account(&account.id, &email).await? {
+        if self
+            .store
+            .delete_linked_account(&account.id, &email)
+            .await?
+        {
             Ok(())
         } else {
             Err(DomainError::NotFound {
@@ -170,7 +177,10 @@ impl LinkedAccountService {
                         what: "a configured account (add one with POST /v1/kling/accounts)".into(),
                     })
                 }
-                1 => all.into_iter().next().ok_or_else(|| DomainError::internal("no account"))?,
+                1 => all
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| DomainError::internal("no account"))?,
                 _ => {
                     return Err(DomainError::invalid(
                         "email",

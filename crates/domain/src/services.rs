@@ -2,13 +2,13 @@
 
 use crate::account::{Account, AccountService};
 use crate::avatars::AvatarService;
-use crate::linked::LinkedAccountService;
 use crate::callbacks::{CallbackConfig, TaskEvents};
 use crate::error::{DomainError, Result};
 use crate::files::UrlSigner;
 use crate::input::{
     AudioInput, AvatarRequest, MediaSource, Page, MAX_IMAGE_BYTES, MAX_SOUND_BYTES,
 };
+use crate::linked::LinkedAccountService;
 use crate::media::{self, AudioAsset};
 use crate::net::{HttpLimits, NetworkPolicy, Outbound};
 use crate::task::{CallbackFormat, Task, TaskSpec, AVATAR_KIND};
@@ -173,7 +173,9 @@ impl TaskService {
     pub async fn bytes_of(&self, field: &str, source: &MediaSource, max: u64) -> Result<Bytes> {
         match source {
             MediaSource::Inline(b) => Ok(b.clone()),
-            MediaSource::Url(url) if self.signer.key_of(url.as_str(), now_ms() / 1000).is_some() => {
+            MediaSource::Url(url)
+                if self.signer.key_of(url.as_str(), now_ms() / 1000).is_some() =>
+            {
                 let key = self
                     .signer
                     .key_of(url.as_str(), now_ms() / 1000)
@@ -407,7 +409,11 @@ impl TaskService {
     pub async fn delete(&self, account: &Account, id: &str) -> Result<Task> {
         let task = self.cancel(account, id, "deleted by its owner").await?;
         self.store.delete_task(&task.id).await?;
-        if let Err(e) = self.blobs.delete_prefix(&format!("tasks/{}", task.id)).await {
+        if let Err(e) = self
+            .blobs
+            .delete_prefix(&format!("tasks/{}", task.id))
+            .await
+        {
             tracing::warn!(error = %e, task_id = %task.id, "could not remove a deleted task's files");
         }
         Ok(task)

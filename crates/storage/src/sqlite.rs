@@ -137,7 +137,8 @@ fn callback_from_row(row: &SqliteRow) -> Result<CallbackRecord> {
     })
 }
 
-const AVATAR_COLUMNS: &str = "id, account_id, email, nickname, prompt, scene, image_key, tts_speaker, \
+const AVATAR_COLUMNS: &str =
+    "id, account_id, email, nickname, prompt, scene, image_key, tts_speaker, \
      tts_speed, tts_emotion, created_at, updated_at";
 
 fn avatar_from_row(row: &SqliteRow) -> Result<AvatarRecord> {

@@ -377,8 +377,8 @@ pub async fn create(
             external_task_id: ExternalTaskId::parse(b.external_task_id.as_deref())?,
             dialect: DIALECT,
             performance: Default::default(),
-        linked: None,
-        origin: Default::default(),
+            linked: None,
+            origin: Default::default(),
         })
     };
     let req = parse().map_err(|e| KlingError::domain(e, &rid))?;

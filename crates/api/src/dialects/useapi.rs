@@ -19,7 +19,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use mouthpiece_domain::avatars::{self, Avatar, AssetKind, NewAvatar};
+use mouthpiece_domain::avatars::{self, AssetKind, Avatar, NewAvatar};
 use mouthpiece_domain::clock::now_ms;
 use mouthpiece_domain::input::{
     present, AudioId, AudioInput, AvatarRequest, CallbackUrl, ImageInput, MediaSource, Mode,
@@ -145,7 +145,11 @@ type Result<T> = std::result::Result<T, UseapiError>;
 // ---------- bodies ----------
 
 /// A POST body as fields: JSON object or `application/x-www-form-urlencoded`.
-fn fields(headers: &HeaderMap, body: std::result::Result<Bytes, BytesRejection>, limit: usize) -> Result<Map<String, Value>> {
+fn fields(
+    headers: &HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Map<String, Value>> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -158,11 +162,19 @@ fn fields(headers: &HeaderMap, body: std::result::Result<Bytes, BytesRejection>,
         ));
     }
     if ct.starts_with("application/x-www-form-urlencoded") {
-        let b = body.map_err(|e| UseapiError::new(StatusCode::BAD_REQUEST, format!("Validation error: {e}")))?;
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&b).map_err(|e| {
-            UseapiError::new(StatusCode::BAD_REQUEST, format!("Validation error: the form could not be read: {e}"))
+        let b = body.map_err(|e| {
+            UseapiError::new(StatusCode::BAD_REQUEST, format!("Validation error: {e}"))
         })?;
-        return Ok(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&b).map_err(|e| {
+            UseapiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("Validation error: the form could not be read: {e}"),
+            )
+        })?;
+        return Ok(pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect());
     }
     match shared::json_body::<Value>(body, limit) {
         Ok(Value::Object(m)) => Ok(m),
@@ -170,7 +182,10 @@ fn fields(headers: &HeaderMap, body: std::result::Result<Bytes, BytesRejection>,
             StatusCode::BAD_REQUEST,
             "Validation error: the request body must be a JSON object",
         )),
-        Err(e) => Err(UseapiError::new(StatusCode::BAD_REQUEST, format!("Validation error: {}", e.0))),
+        Err(e) => Err(UseapiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("Validation error: {}", e.0),
+        )),
     }
 }
 
@@ -314,7 +329,9 @@ fn format_speed(s: f64) -> String {
 // ---------- handlers ----------
 
 async fn account_of(state: &AppState, headers: &HeaderMap) -> Result<Account> {
-    authenticate(state, headers).await.map_err(UseapiError::domain)
+    authenticate(state, headers)
+        .await
+        .map_err(UseapiError::domain)
 }
 
 fn q<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
@@ -363,7 +380,10 @@ pub async fn list_accounts(State(state): State<AppState>, headers: HeaderMap) ->
         .list(&account)
         .await
         .map_err(UseapiError::domain)?;
-    let m: Map<String, Value> = all.iter().map(|l| (l.email.clone(), linked_json(l))).collect();
+    let m: Map<String, Value> = all
+        .iter()
+        .map(|l| (l.email.clone(), linked_json(l)))
+        .collect();
     Ok(Json(Value::Object(m)).into_response())
 }
 
@@ -437,7 +457,10 @@ pub async fn upload_asset(
         .await
         .map_err(UseapiError::domain)?;
     let status = if a.kind == AssetKind::Video { 1 } else { 3 };
-    Ok(Json(json!({"status": status, "url": a.url, "message": "", "fileName": a.file_name})).into_response())
+    Ok(
+        Json(json!({"status": status, "url": a.url, "message": "", "fileName": a.file_name}))
+            .into_response(),
+    )
 }
 
 pub async fn voices(
@@ -473,7 +496,10 @@ pub async fn voices(
         .and_then(|v| v["speakerId"].as_str())
         .unwrap_or_default()
         .to_string();
-    Ok(Json(json!({"ttsList": list, "lastSpeakerId": last, "typeList": ["en", "zh"]})).into_response())
+    Ok(
+        Json(json!({"ttsList": list, "lastSpeakerId": last, "typeList": ["en", "zh"]}))
+            .into_response(),
+    )
 }
 
 pub async fn tts_create(
@@ -484,9 +510,10 @@ pub async fn tts_create(
     let account = account_of(&state, &headers).await?;
     let m = fields(&headers, body, state.max_request_bytes)?;
     select(&state, &account, text(&m, "email")?, None).await?;
-    let speaker_id =
-        present(text(&m, "speakerId")?).ok_or_else(|| UseapiError::invalid("speakerId", "is required"))?;
-    let words = present(text(&m, "text")?).ok_or_else(|| UseapiError::invalid("text", "is required"))?;
+    let speaker_id = present(text(&m, "speakerId")?)
+        .ok_or_else(|| UseapiError::invalid("speakerId", "is required"))?;
+    let words =
+        present(text(&m, "text")?).ok_or_else(|| UseapiError::invalid("text", "is required"))?;
     let n = words.chars().count();
     if n > MAX_TTS_CHARS {
         return Err(UseapiError::invalid(
@@ -666,7 +693,10 @@ fn plan_video(m: &Map<String, Value>) -> Result<VideoPlan> {
     let speaker_id = present(text(m, "speakerId")?).map(|s| s.trim().to_string());
     if let Some(s) = &speaker_id {
         if avatars::speaker(s).is_none() {
-            return Err(UseapiError::new(StatusCode::BAD_REQUEST, "Unable to locate speakerId"));
+            return Err(UseapiError::new(
+                StatusCode::BAD_REQUEST,
+                "Unable to locate speakerId",
+            ));
         }
     }
     let mode = match present(text(m, "mode")?) {
@@ -681,7 +711,10 @@ fn plan_video(m: &Map<String, Value>) -> Result<VideoPlan> {
     };
     let reply_url = match present(text(m, "replyUrl")?) {
         Some(u) if u.len() > MAX_REPLY_URL_CHARS => {
-            return Err(UseapiError::new(StatusCode::BAD_REQUEST, "replyUrl is too long"))
+            return Err(UseapiError::new(
+                StatusCode::BAD_REQUEST,
+                "replyUrl is too long",
+            ))
         }
         u => CallbackUrl::parse(u).map_err(|e| UseapiError::domain(rename(e, "replyUrl")))?,
     };
@@ -758,7 +791,12 @@ pub async fn create_video(
     let image = match (&plan.image_url, &avatar) {
         (Some(src), _) => src.clone(),
         (None, Some(a)) => MediaSource::Inline(a.image.clone()),
-        (None, None) => return Err(UseapiError::invalid("avatarId", "Provide either avatarId OR imageUrl")),
+        (None, None) => {
+            return Err(UseapiError::invalid(
+                "avatarId",
+                "Provide either avatarId OR imageUrl",
+            ))
+        }
     };
     let speed = plan
         .speed
@@ -773,8 +811,9 @@ pub async fn create_video(
                 .clone()
                 .or(avatar.as_ref().map(|a| a.speaker.clone()))
                 .ok_or_else(|| UseapiError::invalid("speakerId", "is required when using text"))?;
-            let voice = avatars::speaker(&speaker_id)
-                .ok_or_else(|| UseapiError::new(StatusCode::BAD_REQUEST, "Unable to locate speakerId"))?;
+            let voice = avatars::speaker(&speaker_id).ok_or_else(|| {
+                UseapiError::new(StatusCode::BAD_REQUEST, "Unable to locate speakerId")
+            })?;
             let audio = services
                 .tts
                 .synthesize(
@@ -789,7 +828,12 @@ pub async fn create_video(
                 .map_err(|e| UseapiError::domain(rename_fetch(e)))?;
             AudioInput::AudioId(AudioId(audio.audio_id))
         }
-        (None, None) => return Err(UseapiError::invalid("audioUrl", "Provide either audioUrl OR text")),
+        (None, None) => {
+            return Err(UseapiError::invalid(
+                "audioUrl",
+                "Provide either audioUrl OR text",
+            ))
+        }
     };
     let prompt = plan.prompt.clone().or_else(|| {
         avatar
@@ -805,7 +849,8 @@ pub async fn create_video(
     let req = AvatarRequest {
         image: ImageInput(image),
         audio,
-        prompt: Prompt::parse(prompt.as_deref()).map_err(|e| UseapiError::domain(rename(e, "prompt")))?,
+        prompt: Prompt::parse(prompt.as_deref())
+            .map_err(|e| UseapiError::domain(rename(e, "prompt")))?,
         mode: plan.mode,
         watermark: true,
         callback_url: plan.reply_url.clone(),
@@ -912,7 +957,10 @@ pub async fn list_tasks(
         ("pageSize", 500, 30),
     )
     .map_err(UseapiError::domain)?;
-    let (before, after) = (ms_param(&query, "createdBefore")?, ms_param(&query, "createdAfter")?);
+    let (before, after) = (
+        ms_param(&query, "createdBefore")?,
+        ms_param(&query, "createdAfter")?,
+    );
     match q(&query, "contentType") {
         None | Some("video") => {}
         Some("image") | Some("audio") => return Ok(Json(json!({"tasks": []})).into_response()),
@@ -990,7 +1038,10 @@ pub async fn scheduler_available(
                    "available": l.max_jobs.saturating_sub(*n)})
         })
         .collect();
-    let available: u32 = load.iter().map(|(l, n)| l.max_jobs.saturating_sub(*n)).sum();
+    let available: u32 = load
+        .iter()
+        .map(|(l, n)| l.max_jobs.saturating_sub(*n))
+        .sum();
     Ok(Json(json!({"available": available, "accounts": accounts})).into_response())
 }
 
@@ -1017,7 +1068,9 @@ pub async fn download(
             .videos
             .first()
             .filter(|_| t.status == TaskStatus::Succeed)
-            .ok_or_else(|| UseapiError::new(StatusCode::NOT_FOUND, format!("work {id} has no video yet")))?;
+            .ok_or_else(|| {
+                UseapiError::new(StatusCode::NOT_FOUND, format!("work {id} has no video yet"))
+            })?;
         urls.push(v.url.clone());
     }
     let first = urls
