@@ -800,6 +800,72 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn linked_accounts_avatars_task_links_and_cancel() {
+        let (_d, s) = store().await;
+        s.create_account(&account("a")).await.unwrap();
+        s.create_account(&account("b")).await.unwrap();
+        let linked = |email: &str, max_jobs| LinkedAccountRecord {
+            account_id: "a".into(),
+            email: email.into(),
+            password_hash: "h".into(),
+            max_jobs,
+            created_at: 1,
+        };
+        s.put_linked_account(&linked("x@e.com", 1)).await.unwrap();
+        s.put_linked_account(&linked("x@e.com", 3)).await.unwrap();
+        s.put_linked_account(&linked("y@e.com", 2)).await.unwrap();
+        let all = s.linked_accounts("a").await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].max_jobs, 3, "a second put updates");
+        assert!(s.linked_accounts("b").await.unwrap().is_empty());
+        assert!(s.delete_linked_account("a", "y@e.com").await.unwrap());
+        assert!(!s.delete_linked_account("a", "y@e.com").await.unwrap());
+
+        let avatar = AvatarRecord {
+            id: "123456789012".into(),
+            account_id: "a".into(),
+            email: "x@e.com".into(),
+            nickname: "n".into(),
+            prompt: "p".into(),
+            scene: "business".into(),
+            image_key: "avatars/a/1.png".into(),
+            tts_speaker: "oversea_male1".into(),
+            tts_speed: 1.5,
+            tts_emotion: "happy".into(),
+            created_at: 5,
+            updated_at: 5,
+        };
+        s.insert_avatar(&avatar).await.unwrap();
+        assert_eq!(
+            s.avatar("a", &avatar.id).await.unwrap(),
+            Some(avatar.clone())
+        );
+        assert_eq!(s.avatar("b", &avatar.id).await.unwrap(), None);
+        assert_eq!(s.avatars("a").await.unwrap(), vec![avatar.clone()]);
+        assert!(!s.delete_avatar("b", &avatar.id).await.unwrap());
+        assert!(s.delete_avatar("a", &avatar.id).await.unwrap());
+
+        for id in ["t1", "t2"] {
+            s.insert_task(&task(id, "a", None, 10), 10).await.unwrap();
+            s.link_task(id, "a", "x@e.com").await.unwrap();
+        }
+        assert_eq!(
+            s.active_tasks_by_email("a").await.unwrap(),
+            vec![("x@e.com".to_string(), 2)]
+        );
+        let cancelled = s.cancel_task("t1", "stop", 20).await.unwrap().unwrap();
+        assert_eq!(cancelled.state, TaskState::Failed);
+        assert_eq!(cancelled.status_msg.as_deref(), Some("stop"));
+        assert_eq!(s.cancel_task("t1", "again", 21).await.unwrap(), None);
+        assert_eq!(
+            s.active_tasks_by_email("a").await.unwrap(),
+            vec![("x@e.com".to_string(), 1)]
+        );
+        s.delete_task("t2").await.unwrap();
+        assert!(s.active_tasks_by_email("a").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn limits_duplicates_and_isolation() {
         let (_d, s) = store().await;
         s.create_account(&account("a")).await.unwrap();
