@@ -801,6 +801,47 @@ async fn every_rule_answers_in_useapis_error_shape() {
         .await;
     assert_useapi_error(s, &v, 400, "invalid fileTypes");
 
+    // A template avatar with an uploaded speech file is accepted; its voice
+    // and prompt become the task's defaults.
+    let (s, v) = post(
+        "/avatars/video",
+        json!({"email": "three@example.com", "avatarId": "10004", "audioUrl": audio_url, "emotion": "sad"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let tid = v["task"]["id"].as_u64().unwrap();
+    let rec = t
+        .server
+        .services
+        .store
+        .task(&tid.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let spec: Value = serde_json::from_str(&rec.spec).unwrap();
+    assert_eq!(spec["emotion"], "sad", "{spec}");
+    assert!(spec["avatar_prompt"]
+        .as_str()
+        .unwrap()
+        .contains("astronaut"));
+    assert!(spec["prompt"].is_null(), "{spec}");
+    let (s, v) = t
+        .get(&format!("{BASE}/scheduler/available"), Some(key))
+        .await;
+    assert_eq!(s, 200);
+    let three = v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == "three@example.com")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (three["executing"].as_u64(), three["available"].as_u64()),
+        (Some(1), Some(2)),
+        "{v}"
+    );
+
     // A job under a full account (maxJobs 1 by request) is 429.
     let ok = json!({"email": e, "imageUrl": image_url, "audioUrl": audio_url, "maxJobs": 1});
     let (s, v) = post("/avatars/video", ok.clone()).await;

@@ -171,30 +171,25 @@ impl TaskService {
     /// The bytes of an input: inline, one of this server's own signed file
     /// URLs (read from the blob store, no network), or fetched.
     pub async fn bytes_of(&self, field: &str, source: &MediaSource, max: u64) -> Result<Bytes> {
-        match source {
-            MediaSource::Inline(b) => Ok(b.clone()),
-            MediaSource::Url(url)
-                if self.signer.key_of(url.as_str(), now_ms() / 1000).is_some() =>
-            {
-                let key = self
-                    .signer
-                    .key_of(url.as_str(), now_ms() / 1000)
-                    .unwrap_or_default();
-                let b = self.blobs.get(&key).await.map_err(|e| {
-                    DomainError::invalid(field, format!("could not be read from {url}: {e}"))
-                })?;
-                if b.len() as u64 > max {
-                    return Err(DomainError::invalid(
-                        field,
-                        format!("is larger than {} MB", max / (1024 * 1024)),
-                    ));
-                }
-                Ok(b)
-            }
-            MediaSource::Url(url) => self.fetcher.fetch(url, max).await.map_err(|e| {
+        let url = match source {
+            MediaSource::Inline(b) => return Ok(b.clone()),
+            MediaSource::Url(url) => url,
+        };
+        let Some(key) = self.signer.key_of(url.as_str(), now_ms() / 1000) else {
+            return self.fetcher.fetch(url, max).await.map_err(|e| {
                 DomainError::invalid(field, format!("could not be fetched from {url}: {}", e.0))
-            }),
+            });
+        };
+        let b = self.blobs.get(&key).await.map_err(|e| {
+            DomainError::invalid(field, format!("could not be read from {url}: {e}"))
+        })?;
+        if b.len() as u64 > max {
+            return Err(DomainError::invalid(
+                field,
+                format!("is larger than {} MB", max / (1024 * 1024)),
+            ));
         }
+        Ok(b)
     }
 
     async fn speech(&self, account: &Account, audio: &AudioInput) -> Result<Speech> {

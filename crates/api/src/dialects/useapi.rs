@@ -121,7 +121,7 @@ impl UseapiError {
 impl IntoResponse for UseapiError {
     fn into_response(self) -> Response {
         let mut body = json!({"error": self.error, "code": self.status.as_u16()});
-        let mut resp = if self.retry_after {
+        if self.retry_after {
             body["retryAfter"] = json!(iso8601(now_ms() + RETRY_AFTER_S * 1000));
             let mut r = (self.status, Json(body)).into_response();
             r.headers_mut()
@@ -129,9 +129,7 @@ impl IntoResponse for UseapiError {
             r
         } else {
             (self.status, Json(body)).into_response()
-        };
-        resp.headers_mut().remove(header::CACHE_CONTROL);
-        resp
+        }
     }
 }
 
@@ -840,12 +838,6 @@ pub async fn create_video(
             .is_none()
             .then(|| avatars::DEFAULT_PROMPT.to_string())
     });
-    let request = Value::Object(m.clone());
-    let mut request = request;
-    if let Value::Object(r) = &mut request {
-        // Never keep what might be a secret or a large inline file.
-        r.remove("password");
-    }
     let req = AvatarRequest {
         image: ImageInput(image),
         audio,
