@@ -613,6 +613,23 @@ async fn every_rule_answers_in_useapis_error_shape() {
             "{body} -> {v}"
         );
     }
+    // A portrait without a face cannot become an avatar.
+    let (s, v) = t
+        .post_raw(
+            &format!("{BASE}/assets/?email={e}"),
+            Some(key),
+            "image/png",
+            std::fs::read(sample("coffee-no-face.png")).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = post("/avatars", json!({"email": e, "imageUrl": v["url"]})).await;
+    assert_useapi_error(
+        s,
+        &v,
+        400,
+        "invalid imageUrl: no face was found in the image",
+    );
     let (s, v) = t
         .get(&format!("{BASE}/avatars?email={e}&type=bogus"), Some(key))
         .await;

@@ -242,17 +242,19 @@ impl TaskService {
         }
     }
 
-    /// Accepts a task: inputs fetched and checked, files stored, the task
-    /// queued durably. Refuses when the account is at its concurrency limit.
-    pub async fn submit(&self, account: &Account, req: AvatarRequest) -> Result<Task> {
+    /// Refuses early when the account, or the linked account the task
+    /// would run under, has no free slot. The insert checks the account's
+    /// limit again atomically; the per-email cap is soft under a race.
+    pub async fn ensure_capacity(
+        &self,
+        account: &Account,
+        linked: Option<&crate::input::LinkedSlot>,
+    ) -> Result<()> {
         let limit = self.limit(account);
-        // Early answer before any fetching; the insert checks again atomically.
         if self.store.active_tasks(&account.id).await? >= limit {
             return Err(DomainError::ConcurrencyLimit { limit });
         }
-        if let Some(slot) = &req.linked {
-            // Checked before the insert, not with it: the per-email cap is
-            // soft under a race, the account's limit stays exact.
+        if let Some(slot) = linked {
             let busy = self
                 .store
                 .active_tasks_by_email(&account.id)
@@ -266,6 +268,14 @@ impl TaskService {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Accepts a task: inputs fetched and checked, files stored, the task
+    /// queued durably. Refuses when the account is at its concurrency limit.
+    pub async fn submit(&self, account: &Account, req: AvatarRequest) -> Result<Task> {
+        let limit = self.limit(account);
+        self.ensure_capacity(account, req.linked.as_ref()).await?;
         if let Some(ext) = &req.external_task_id {
             if self
                 .store

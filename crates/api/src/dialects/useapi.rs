@@ -801,6 +801,12 @@ pub async fn create_video(
         .or(avatar.as_ref().map(|a| a.speed))
         .unwrap_or(1.0);
     let emotion = plan.emotion.or(avatar.as_ref().and_then(|a| a.emotion));
+    // Before making any speech: a full account is refused at once.
+    services
+        .tasks
+        .ensure_capacity(&account, Some(&linked.slot()))
+        .await
+        .map_err(UseapiError::domain)?;
     let audio = match (&plan.audio_url, &plan.text) {
         (Some(src), _) => AudioInput::Sound(src.clone()),
         (None, Some(words)) => {
