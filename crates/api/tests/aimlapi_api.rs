@@ -244,6 +244,17 @@ async fn every_rule_and_unknown_paths_answer_in_their_dialects_shape() {
     assert_eq!(s, 404);
     assert_eq!(v["code"], 404);
     assert!(v["data"].is_null() && v["msg"].is_string(), "{v}");
+    // The OpenAPI document lists the new dialects' routes.
+    let (s, doc) = t.get("/openapi.json", None).await;
+    assert_eq!(s, 200);
+    for p in [
+        GEN,
+        "/v1/kling/avatars/video",
+        "/v1/kling/tasks/{id}",
+        "/v1/kling/assets/",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} missing");
+    }
     let (s, v) = t.call(Method::GET, "/v1/nope", Some(key), None).await;
     assert_eq!(s, 404);
     assert_eq!(v["code"], 1202, "{v}");

@@ -299,6 +299,12 @@ fn rename_fetch(e: DomainError) -> DomainError {
     }
 }
 
+#[utoipa::path(post, path = "/v2/video/generations", tag = "aimlapi",
+    description = "model klingai/avatar-standard|klingai/avatar-pro, image_url, audio_url, prompt ≤ 2500.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{id: <uuid>:<model>, status: queued, meta}"),
+              (status = 400, description = "{message, path, requestId, statusCode, timestamp}")))]
 pub async fn create(
     State(state): State<AppState>,
     rid: RequestId,
@@ -326,6 +332,11 @@ pub async fn create(
     Ok(Json(serde_json::json!({"id": g.id, "status": g.status, "meta": g.meta})).into_response())
 }
 
+#[utoipa::path(get, path = "/v2/video/generations", tag = "aimlapi",
+    params(("generation_id" = String, Query, description = "<uuid>:<model>")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{id, status queued|generating|completed|error, video, error, meta}"),
+              (status = 404, description = "{message, path, requestId, statusCode, timestamp}")))]
 pub async fn fetch(
     State(state): State<AppState>,
     rid: RequestId,

@@ -340,6 +340,11 @@ fn linked_json(l: &linked::LinkedAccount) -> Value {
     json!({"email": l.email, "maxJobs": l.max_jobs, "created": iso8601(l.created_at)})
 }
 
+#[utoipa::path(post, path = "/v1/kling/accounts", tag = "useapi",
+    description = "Link an account: email, password (only its SHA-256 is kept), maxJobs 1–50.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object (useapi also takes url-encoded forms)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{email, maxJobs, created}"), (status = 400, description = "{error, code}")))]
 pub async fn add_account(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -429,6 +434,12 @@ async fn select(
         .map_err(UseapiError::domain)
 }
 
+#[utoipa::path(post, path = "/v1/kling/assets/", tag = "useapi",
+    description = "Upload the raw body; Content-Type image/png|jpeg, video/mp4|quicktime, audio/wav|wave|mpeg|mp4|flac|aac|ogg.",
+    params(("email" = Option<String>, Query, description = "Account selector")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{status: 3 (image, audio) | 1 (video), url, message, fileName}"), (status = 400, description = "{error, code}")))]
 pub async fn upload_asset(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -500,6 +511,11 @@ pub async fn voices(
     )
 }
 
+#[utoipa::path(post, path = "/v1/kling/tts/create", tag = "useapi",
+    description = "Speech from text (≤ 150 chars): speakerId, text, speed 0.8–2.0, emotion.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object (useapi also takes url-encoded forms)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{resource, status: 99, status_name, status_final}"), (status = 400, description = "{error}")))]
 pub async fn tts_create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -542,6 +558,11 @@ pub async fn tts_create(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/v1/kling/avatars", tag = "useapi",
+    params(("email" = Option<String>, Query, description = "Account selector"),
+           ("type" = Option<String>, Query, description = "personal (default) | templates")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "An array of avatars")))]
 pub async fn list_avatars(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -563,6 +584,11 @@ pub async fn list_avatars(
     Ok(Json(list.iter().map(avatar_json).collect::<Vec<_>>()).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/kling/avatars", tag = "useapi",
+    description = "Save an avatar: imageUrl (required), nickname ≤ 30, prompt ≤ 2000, scene, ttsSpeaker, ttsSpeed, ttsEmotionKey; the rest is filled in.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object (useapi also takes url-encoded forms)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{id, status: SUCCESS}"), (status = 400, description = "{error, code}")))]
 pub async fn create_avatar(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -766,6 +792,12 @@ fn rename_fetch(e: DomainError) -> DomainError {
     }
 }
 
+#[utoipa::path(post, path = "/v1/kling/avatars/video", tag = "useapi",
+    description = "avatarId XOR imageUrl, audioUrl XOR text (+ speakerId), speed, emotion, prompt, mode std|pro, maxJobs, replyUrl, replyRef.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object (useapi also takes url-encoded forms)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The task record, task.id numeric"), (status = 400, description = "{error, code}"),
+              (status = 429, description = "All accounts at capacity: Retry-After, retryAfter")))]
 pub async fn create_video(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -889,6 +921,11 @@ async fn task_of(state: &AppState, account: &Account, id: &str) -> Result<Task> 
     Ok(t)
 }
 
+#[utoipa::path(get, path = "/v1/kling/tasks/{id}", tag = "useapi",
+    params(("id" = u64, Path, description = "Task id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "status 5|10|50|99, status_name, status_final, task, works"),
+              (status = 404, description = "{error, code}"), (status = 410, description = "Job has expired")))]
 pub async fn get_task(
     State(state): State<AppState>,
     headers: HeaderMap,
