@@ -2,7 +2,7 @@
 //! workers, callback dispatcher and janitor, all in one process.
 
 use crate::config::Settings;
-use crate::dialects::{aimlapi, kie, kling};
+use crate::dialects::{self, aimlapi, kie, kling, useapi};
 use crate::state::AppState;
 use crate::{files, health, openapi, request_id, telemetry};
 use anyhow::Context;
@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(kling::router())
         .merge(kie::router())
         .merge(aimlapi::router())
+        .merge(useapi::router())
         .route(
             "/v1/files/{*key}",
             get(files::download).head(files::download),
@@ -37,8 +38,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(telemetry::metrics))
         .route("/openapi.json", get(openapi::document))
-        .fallback(kling::not_found)
-        .method_not_allowed_fallback(kling::not_found)
+        .fallback(dialects::not_found)
+        .method_not_allowed_fallback(dialects::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
@@ -96,6 +97,7 @@ impl Server {
             (kie::DIALECT, Arc::new(kie::KieCallbacks)),
             // No callback field in this API; the format only names it.
             (aimlapi::DIALECT, Arc::new(kling::KlingCallbacks)),
+            (useapi::DIALECT, Arc::new(useapi::UseapiCallbacks)),
         ];
         let services = Services::new(
             settings.domain(addr)?,

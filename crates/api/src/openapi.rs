@@ -1,6 +1,6 @@
 //! The OpenAPI document, served at `/openapi.json`.
 
-use crate::dialects::kling;
+use crate::dialects::{aimlapi, kling, useapi};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -34,6 +34,15 @@ impl Modify for Bearer {
         kling::query,
         kling::list,
         kling::tts,
+        useapi::add_account,
+        useapi::upload_asset,
+        useapi::tts_create,
+        useapi::list_avatars,
+        useapi::create_avatar,
+        useapi::create_video,
+        useapi::get_task,
+        aimlapi::create,
+        aimlapi::fetch,
         crate::health::healthz,
         crate::health::readyz,
         crate::telemetry::metrics
@@ -49,7 +58,10 @@ impl Modify for Bearer {
         kling::Audio
     )),
     modifiers(&Bearer),
-    tags((name = "kling", description = "Kling's legacy avatar API"), (name = "operations"))
+    tags((name = "kling", description = "Kling's legacy avatar API"),
+         (name = "useapi", description = "useapi.net's Kling API under /v1/kling"),
+         (name = "aimlapi", description = "AI/ML API's video generations"),
+         (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -39,6 +39,24 @@ impl UrlSigner {
         )
     }
 
+    /// The key behind one of this server's own valid file URLs.
+    pub fn key_of(&self, url: &str, now: i64) -> Option<String> {
+        let rest = url
+            .strip_prefix(&self.public_url)?
+            .strip_prefix(FILES_PREFIX)?;
+        let (key, query) = rest.split_once('?')?;
+        let (mut expires, mut signature) = (None, None);
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some(("expires", v)) => expires = v.parse().ok(),
+                Some(("signature", v)) => signature = Some(v),
+                _ => {}
+            }
+        }
+        self.verify(key, expires?, signature?, now)
+            .then(|| key.to_string())
+    }
+
     /// Checks a signature in constant time and the expiry against `now` (s).
     pub fn verify(&self, key: &str, expires: i64, signature: &str, now: i64) -> bool {
         let Ok(sig) = hex::decode(signature) else {

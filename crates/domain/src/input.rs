@@ -296,6 +296,25 @@ pub struct AvatarRequest {
     pub dialect: &'static str,
     /// What some dialects keep with a task and show back.
     pub origin: RequestOrigin,
+    /// Emotion and saved avatar prompt (useapi.net avatars).
+    pub performance: Performance,
+    /// The linked account (useapi.net) the task runs under, with its cap.
+    pub linked: Option<LinkedSlot>,
+}
+
+/// How the avatar performs beyond the request's prompt.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Performance {
+    pub emotion: Option<mouthpiece_engine::animate::Emotion>,
+    /// The saved avatar's own prompt; the request's prompt overrides its mood.
+    pub avatar_prompt: Option<String>,
+}
+
+/// A linked account's email and how many tasks may run under it at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedSlot {
+    pub email: String,
+    pub max_jobs: u32,
 }
 
 /// Kept with a task as given, shown back by the dialects that have them:

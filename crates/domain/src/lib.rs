@@ -8,6 +8,7 @@
 //! Data flows one way: dialects → services → (storage, engine, network).
 
 pub mod account;
+pub mod avatars;
 pub mod callbacks;
 pub mod clock;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod ids;
 pub mod input;
 pub mod janitor;
 pub mod jwt;
+pub mod linked;
 pub mod media;
 pub mod net;
 pub mod services;

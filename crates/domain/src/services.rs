@@ -1,12 +1,14 @@
 //! Wiring and the task service: submit, get (by id or external id), list.
 
 use crate::account::{Account, AccountService};
+use crate::avatars::AvatarService;
 use crate::callbacks::{CallbackConfig, TaskEvents};
 use crate::error::{DomainError, Result};
 use crate::files::UrlSigner;
 use crate::input::{
     AudioInput, AvatarRequest, MediaSource, Page, MAX_IMAGE_BYTES, MAX_SOUND_BYTES,
 };
+use crate::linked::LinkedAccountService;
 use crate::media::{self, AudioAsset};
 use crate::net::{HttpLimits, NetworkPolicy, Outbound};
 use crate::task::{CallbackFormat, Task, TaskSpec, AVATAR_KIND};
@@ -71,6 +73,8 @@ pub struct Services {
     pub accounts: AccountService,
     pub tasks: TaskService,
     pub tts: TtsService,
+    pub avatars: AvatarService,
+    pub linked: LinkedAccountService,
     pub events: TaskEvents,
     /// Wakes idle workers when a task is submitted.
     pub work_available: Arc<Notify>,
@@ -107,6 +111,13 @@ impl Services {
                 signer.clone(),
                 config.retention_ms(),
             ),
+            avatars: AvatarService::new(
+                store.clone(),
+                blobs.clone(),
+                signer.clone(),
+                config.retention_ms(),
+            ),
+            linked: LinkedAccountService::new(store.clone()),
             tasks: TaskService {
                 config: config.clone(),
                 store: store.clone(),
@@ -157,13 +168,28 @@ impl TaskService {
         Task::from_record(r, &self.signer, self.config.retention_ms())
     }
 
-    async fn bytes_of(&self, field: &str, source: &MediaSource, max: u64) -> Result<Bytes> {
-        match source {
-            MediaSource::Inline(b) => Ok(b.clone()),
-            MediaSource::Url(url) => self.fetcher.fetch(url, max).await.map_err(|e| {
+    /// The bytes of an input: inline, one of this server's own signed file
+    /// URLs (read from the blob store, no network), or fetched.
+    pub async fn bytes_of(&self, field: &str, source: &MediaSource, max: u64) -> Result<Bytes> {
+        let url = match source {
+            MediaSource::Inline(b) => return Ok(b.clone()),
+            MediaSource::Url(url) => url,
+        };
+        let Some(key) = self.signer.key_of(url.as_str(), now_ms() / 1000) else {
+            return self.fetcher.fetch(url, max).await.map_err(|e| {
                 DomainError::invalid(field, format!("could not be fetched from {url}: {}", e.0))
-            }),
+            });
+        };
+        let b = self.blobs.get(&key).await.map_err(|e| {
+            DomainError::invalid(field, format!("could not be read from {url}: {e}"))
+        })?;
+        if b.len() as u64 > max {
+            return Err(DomainError::invalid(
+                field,
+                format!("is larger than {} MB", max / (1024 * 1024)),
+            ));
         }
+        Ok(b)
     }
 
     async fn speech(&self, account: &Account, audio: &AudioInput) -> Result<Speech> {
@@ -216,14 +242,40 @@ impl TaskService {
         }
     }
 
+    /// Refuses early when the account, or the linked account the task
+    /// would run under, has no free slot. The insert checks the account's
+    /// limit again atomically; the per-email cap is soft under a race.
+    pub async fn ensure_capacity(
+        &self,
+        account: &Account,
+        linked: Option<&crate::input::LinkedSlot>,
+    ) -> Result<()> {
+        let limit = self.limit(account);
+        if self.store.active_tasks(&account.id).await? >= limit {
+            return Err(DomainError::ConcurrencyLimit { limit });
+        }
+        if let Some(slot) = linked {
+            let busy = self
+                .store
+                .active_tasks_by_email(&account.id)
+                .await?
+                .into_iter()
+                .find(|(e, _)| *e == slot.email)
+                .map_or(0, |(_, n)| n);
+            if busy >= slot.max_jobs {
+                return Err(DomainError::ConcurrencyLimit {
+                    limit: slot.max_jobs,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Accepts a task: inputs fetched and checked, files stored, the task
     /// queued durably. Refuses when the account is at its concurrency limit.
     pub async fn submit(&self, account: &Account, req: AvatarRequest) -> Result<Task> {
         let limit = self.limit(account);
-        // Early answer before any fetching; the insert checks again atomically.
-        if self.store.active_tasks(&account.id).await? >= limit {
-            return Err(DomainError::ConcurrencyLimit { limit });
-        }
+        self.ensure_capacity(account, req.linked.as_ref()).await?;
         if let Some(ext) = &req.external_task_id {
             if self
                 .store
@@ -263,6 +315,8 @@ impl TaskService {
             text: speech.text,
             language: speech.language,
             origin: req.origin.clone(),
+            emotion: req.performance.emotion.map(|e| e.key().to_string()),
+            avatar_prompt: req.performance.avatar_prompt.clone(),
         };
         let stored = async {
             self.blobs.put(&image_key, image.bytes).await?;
@@ -310,6 +364,9 @@ impl TaskService {
                 ));
             }
         }
+        if let Some(slot) = &req.linked {
+            self.store.link_task(&id, &account.id, &slot.email).await?;
+        }
         metrics::counter!("mouthpiece_tasks_submitted_total").increment(1);
         let record = self
             .store
@@ -338,6 +395,33 @@ impl TaskService {
             .ok_or_else(|| DomainError::NotFound {
                 what: format!("task {id:?}"),
             })
+    }
+
+    /// Stops an unfinished task: it fails with `message` and its slot is
+    /// freed; a worker rendering it loses its lease. Final tasks are kept.
+    pub async fn cancel(&self, account: &Account, id: &str, message: &str) -> Result<Task> {
+        let task = self.get(account, id).await?;
+        match self.store.cancel_task(&task.id, message, now_ms()).await? {
+            Some(r) => {
+                self.events.status_changed(&r).await;
+                Ok(self.view(&r))
+            }
+            None => self.get(account, &task.id).await,
+        }
+    }
+
+    /// Cancels the task if it is still running, then removes it and its files.
+    pub async fn delete(&self, account: &Account, id: &str) -> Result<Task> {
+        let task = self.cancel(account, id, "deleted by its owner").await?;
+        self.store.delete_task(&task.id).await?;
+        if let Err(e) = self
+            .blobs
+            .delete_prefix(&format!("tasks/{}", task.id))
+            .await
+        {
+            tracing::warn!(error = %e, task_id = %task.id, "could not remove a deleted task's files");
+        }
+        Ok(task)
     }
 
     /// Newest first.

@@ -65,6 +65,12 @@ pub struct TaskSpec {
     pub language: Option<String>,
     #[serde(default)]
     pub origin: RequestOrigin,
+    /// The speech's emotion key (`happy`, ...), for the renderer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emotion: Option<String>,
+    /// A saved avatar's prompt, under the request's prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_prompt: Option<String>,
 }
 
 /// One rendered video, as stored.
@@ -94,6 +100,8 @@ pub struct VideoResult {
     pub watermark_url: Option<String>,
     /// Seconds.
     pub duration: f64,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// A task as shown to its owner.
@@ -137,6 +145,8 @@ impl Task {
                 watermark_url: v.watermark_key.as_deref().map(|k| signer.url(k, expires)),
                 id: v.id,
                 duration: v.duration,
+                width: v.width,
+                height: v.height,
             })
             .collect();
         let status = TaskStatus::from(r.state);

@@ -321,6 +321,12 @@ impl Worker {
         let mut req = RenderRequest::new(&image, &audio, &video);
         req.mode = spec.mode.engine();
         req.prompt = spec.prompt.clone();
+        req.avatar_prompt = spec.avatar_prompt.clone();
+        req.emotion = spec
+            .emotion
+            .as_deref()
+            .and_then(mouthpiece_engine::animate::Emotion::from_key)
+            .unwrap_or_default();
         req.fps = cfg.fps;
         req.timeline = spec.timeline.clone();
         req.seed = task

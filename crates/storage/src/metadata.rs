@@ -109,4 +109,31 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<()>;
     async fn callback_abandoned(&self, id: i64, attempts: u32, error: &str) -> Result<()>;
     async fn pending_callbacks(&self) -> Result<u64>;
+
+    // ---- useapi.net: linked accounts, avatars, task links (migration 0002) ----
+
+    /// Inserts or replaces the linked account `(account_id, email)`.
+    async fn put_linked_account(&self, linked: &LinkedAccountRecord) -> Result<()>;
+    /// Oldest first.
+    async fn linked_accounts(&self, account_id: &str) -> Result<Vec<LinkedAccountRecord>>;
+    /// False when there was none.
+    async fn delete_linked_account(&self, account_id: &str, email: &str) -> Result<bool>;
+    async fn insert_avatar(&self, avatar: &AvatarRecord) -> Result<()>;
+    async fn avatar(&self, account_id: &str, id: &str) -> Result<Option<AvatarRecord>>;
+    /// Newest first.
+    async fn avatars(&self, account_id: &str) -> Result<Vec<AvatarRecord>>;
+    /// False when there was none.
+    async fn delete_avatar(&self, account_id: &str, id: &str) -> Result<bool>;
+    /// Records which linked account (email) a task runs under.
+    async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()>;
+    /// Unfinished (submitted or processing) tasks per linked email.
+    async fn active_tasks_by_email(&self, account_id: &str) -> Result<Vec<(String, u32)>>;
+    /// Fails an unfinished task at once (a lease holder loses it); `None`
+    /// when the task is already final or unknown.
+    async fn cancel_task(
+        &self,
+        task_id: &str,
+        message: &str,
+        now: Millis,
+    ) -> Result<Option<TaskRecord>>;
 }

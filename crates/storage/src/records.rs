@@ -158,3 +158,32 @@ pub struct CallbackRecord {
     pub next_attempt_at: Millis,
     pub created_at: Millis,
 }
+
+/// A Kling web account linked to an account (useapi.net's "accounts").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedAccountRecord {
+    pub account_id: String,
+    pub email: String,
+    /// SHA-256 (hex); the password is never stored.
+    pub password_hash: String,
+    /// Tasks that may run under this email at once.
+    pub max_jobs: u32,
+    pub created_at: Millis,
+}
+
+/// A saved avatar: a portrait with default prompt and voice settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AvatarRecord {
+    pub id: String,
+    pub account_id: String,
+    pub email: String,
+    pub nickname: String,
+    pub prompt: String,
+    pub scene: String,
+    pub image_key: String,
+    pub tts_speaker: String,
+    pub tts_speed: f64,
+    pub tts_emotion: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}

@@ -137,6 +137,27 @@ fn callback_from_row(row: &SqliteRow) -> Result<CallbackRecord> {
     })
 }
 
+const AVATAR_COLUMNS: &str =
+    "id, account_id, email, nickname, prompt, scene, image_key, tts_speaker, \
+     tts_speed, tts_emotion, created_at, updated_at";
+
+fn avatar_from_row(row: &SqliteRow) -> Result<AvatarRecord> {
+    Ok(AvatarRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        email: row.try_get("email")?,
+        nickname: row.try_get("nickname")?,
+        prompt: row.try_get("prompt")?,
+        scene: row.try_get("scene")?,
+        image_key: row.try_get("image_key")?,
+        tts_speaker: row.try_get("tts_speaker")?,
+        tts_speed: row.try_get("tts_speed")?,
+        tts_emotion: row.try_get("tts_emotion")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -594,6 +615,151 @@ impl MetadataStore for SqliteStore {
         let n: i64 = row.try_get("n")?;
         Ok(n.max(0) as u64)
     }
+
+    // ---- useapi.net: linked accounts, avatars, task links ----
+
+    async fn put_linked_account(&self, l: &LinkedAccountRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO linked_accounts (account_id, email, password_hash, max_jobs, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (account_id, email) DO UPDATE SET
+                 password_hash = excluded.password_hash, max_jobs = excluded.max_jobs",
+        )
+        .bind(&l.account_id)
+        .bind(&l.email)
+        .bind(&l.password_hash)
+        .bind(i64::from(l.max_jobs))
+        .bind(l.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn linked_accounts(&self, account_id: &str) -> Result<Vec<LinkedAccountRecord>> {
+        let rows = sqlx::query(
+            "SELECT account_id, email, password_hash, max_jobs, created_at FROM linked_accounts
+             WHERE account_id = ?1 ORDER BY created_at, email",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LinkedAccountRecord {
+                    account_id: r.try_get("account_id")?,
+                    email: r.try_get("email")?,
+                    password_hash: r.try_get("password_hash")?,
+                    max_jobs: u32_col(r, "max_jobs")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_linked_account(&self, account_id: &str, email: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM linked_accounts WHERE account_id = ?1 AND email = ?2")
+            .bind(account_id)
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn insert_avatar(&self, a: &AvatarRecord) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO avatars ({AVATAR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ))
+        .bind(&a.id)
+        .bind(&a.account_id)
+        .bind(&a.email)
+        .bind(&a.nickname)
+        .bind(&a.prompt)
+        .bind(&a.scene)
+        .bind(&a.image_key)
+        .bind(&a.tts_speaker)
+        .bind(a.tts_speed)
+        .bind(&a.tts_emotion)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn avatar(&self, account_id: &str, id: &str) -> Result<Option<AvatarRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {AVATAR_COLUMNS} FROM avatars WHERE account_id = ?1 AND id = ?2"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(avatar_from_row).transpose()
+    }
+
+    async fn avatars(&self, account_id: &str) -> Result<Vec<AvatarRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AVATAR_COLUMNS} FROM avatars WHERE account_id = ?1 ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(avatar_from_row).collect()
+    }
+
+    async fn delete_avatar(&self, account_id: &str, id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM avatars WHERE account_id = ?1 AND id = ?2")
+            .bind(account_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()> {
+        sqlx::query("INSERT INTO task_links (task_id, account_id, email) VALUES (?1, ?2, ?3)")
+            .bind(task_id)
+            .bind(account_id)
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn active_tasks_by_email(&self, account_id: &str) -> Result<Vec<(String, u32)>> {
+        let rows = sqlx::query(
+            "SELECT l.email AS email, COUNT(*) AS n FROM task_links l
+             JOIN tasks t ON t.id = l.task_id
+             WHERE l.account_id = ?1 AND t.state IN ('submitted', 'processing')
+             GROUP BY l.email ORDER BY l.email",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("email")?, u32_col(r, "n")?)))
+            .collect()
+    }
+
+    async fn cancel_task(
+        &self,
+        task_id: &str,
+        message: &str,
+        now: Millis,
+    ) -> Result<Option<TaskRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE tasks SET state = 'failed', status_msg = ?2, last_error = ?2,
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ?3, finished_at = ?3
+             WHERE id = ?1 AND state IN ('submitted', 'processing')
+             RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(task_id)
+        .bind(message)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
 }
 
 #[cfg(test)]
@@ -631,6 +797,72 @@ mod tests {
             callback_url: None,
             created_at: at,
         }
+    }
+
+    #[tokio::test]
+    async fn linked_accounts_avatars_task_links_and_cancel() {
+        let (_d, s) = store().await;
+        s.create_account(&account("a")).await.unwrap();
+        s.create_account(&account("b")).await.unwrap();
+        let linked = |email: &str, max_jobs| LinkedAccountRecord {
+            account_id: "a".into(),
+            email: email.into(),
+            password_hash: "h".into(),
+            max_jobs,
+            created_at: 1,
+        };
+        s.put_linked_account(&linked("x@e.com", 1)).await.unwrap();
+        s.put_linked_account(&linked("x@e.com", 3)).await.unwrap();
+        s.put_linked_account(&linked("y@e.com", 2)).await.unwrap();
+        let all = s.linked_accounts("a").await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].max_jobs, 3, "a second put updates");
+        assert!(s.linked_accounts("b").await.unwrap().is_empty());
+        assert!(s.delete_linked_account("a", "y@e.com").await.unwrap());
+        assert!(!s.delete_linked_account("a", "y@e.com").await.unwrap());
+
+        let avatar = AvatarRecord {
+            id: "123456789012".into(),
+            account_id: "a".into(),
+            email: "x@e.com".into(),
+            nickname: "n".into(),
+            prompt: "p".into(),
+            scene: "business".into(),
+            image_key: "avatars/a/1.png".into(),
+            tts_speaker: "oversea_male1".into(),
+            tts_speed: 1.5,
+            tts_emotion: "happy".into(),
+            created_at: 5,
+            updated_at: 5,
+        };
+        s.insert_avatar(&avatar).await.unwrap();
+        assert_eq!(
+            s.avatar("a", &avatar.id).await.unwrap(),
+            Some(avatar.clone())
+        );
+        assert_eq!(s.avatar("b", &avatar.id).await.unwrap(), None);
+        assert_eq!(s.avatars("a").await.unwrap(), vec![avatar.clone()]);
+        assert!(!s.delete_avatar("b", &avatar.id).await.unwrap());
+        assert!(s.delete_avatar("a", &avatar.id).await.unwrap());
+
+        for id in ["t1", "t2"] {
+            s.insert_task(&task(id, "a", None, 10), 10).await.unwrap();
+            s.link_task(id, "a", "x@e.com").await.unwrap();
+        }
+        assert_eq!(
+            s.active_tasks_by_email("a").await.unwrap(),
+            vec![("x@e.com".to_string(), 2)]
+        );
+        let cancelled = s.cancel_task("t1", "stop", 20).await.unwrap().unwrap();
+        assert_eq!(cancelled.state, TaskState::Failed);
+        assert_eq!(cancelled.status_msg.as_deref(), Some("stop"));
+        assert_eq!(s.cancel_task("t1", "again", 21).await.unwrap(), None);
+        assert_eq!(
+            s.active_tasks_by_email("a").await.unwrap(),
+            vec![("x@e.com".to_string(), 1)]
+        );
+        s.delete_task("t2").await.unwrap();
+        assert!(s.active_tasks_by_email("a").await.unwrap().is_empty());
     }
 
     #[tokio::test]

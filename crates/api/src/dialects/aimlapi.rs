@@ -238,6 +238,16 @@ pub fn iso8601(ms: i64) -> String {
     )
 }
 
+/// Unknown paths under `/v2`.
+pub fn not_found(method: &axum::http::Method, uri: &Uri, rid: &RequestId) -> AimlError {
+    AimlError::new(
+        StatusCode::NOT_FOUND,
+        format!("Cannot {method} {}", uri.path()),
+        uri,
+        rid,
+    )
+}
+
 // ---------- handlers ----------
 
 fn parse_create(b: &CreateBody) -> Result<AvatarRequest, DomainError> {
@@ -265,6 +275,8 @@ fn parse_create(b: &CreateBody) -> Result<AvatarRequest, DomainError> {
         callback_url: None,
         external_task_id: None,
         dialect: DIALECT,
+        performance: Default::default(),
+        linked: None,
         origin: RequestOrigin::default(),
     })
 }
@@ -287,6 +299,12 @@ fn rename_fetch(e: DomainError) -> DomainError {
     }
 }
 
+#[utoipa::path(post, path = "/v2/video/generations", tag = "aimlapi",
+    description = "model klingai/avatar-standard|klingai/avatar-pro, image_url, audio_url, prompt ≤ 2500.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{id: <uuid>:<model>, status: queued, meta}"),
+              (status = 400, description = "{message, path, requestId, statusCode, timestamp}")))]
 pub async fn create(
     State(state): State<AppState>,
     rid: RequestId,
@@ -314,6 +332,11 @@ pub async fn create(
     Ok(Json(serde_json::json!({"id": g.id, "status": g.status, "meta": g.meta})).into_response())
 }
 
+#[utoipa::path(get, path = "/v2/video/generations", tag = "aimlapi",
+    params(("generation_id" = String, Query, description = "<uuid>:<model>")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{id, status queued|generating|completed|error, video, error, meta}"),
+              (status = 404, description = "{message, path, requestId, statusCode, timestamp}")))]
 pub async fn fetch(
     State(state): State<AppState>,
     rid: RequestId,

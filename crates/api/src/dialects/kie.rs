@@ -248,6 +248,14 @@ impl IntoResponse for KieError {
     }
 }
 
+/// Unknown paths under `/api/v1`.
+pub fn not_found() -> KieError {
+    KieError {
+        code: 404,
+        msg: "Not Found: no such endpoint".into(),
+    }
+}
+
 fn ok<T: Serialize>(data: T) -> Response {
     Json(Envelope {
         code: 200,
@@ -309,6 +317,8 @@ fn parse_create(b: &CreateBody, raw: &Value) -> Result<AvatarRequest, DomainErro
             .map_err(|e| rename(e, "callBackUrl"))?,
         external_task_id: None,
         dialect: DIALECT,
+        performance: Default::default(),
+        linked: None,
         origin: RequestOrigin {
             request: Some(raw.to_string()),
             ..RequestOrigin::default()

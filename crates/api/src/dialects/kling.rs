@@ -376,6 +376,8 @@ pub async fn create(
             callback_url: CallbackUrl::parse(b.callback_url.as_deref())?,
             external_task_id: ExternalTaskId::parse(b.external_task_id.as_deref())?,
             dialect: DIALECT,
+            performance: Default::default(),
+            linked: None,
             origin: Default::default(),
         })
     };

@@ -1,0 +1,1116 @@
+//! useapi.net's Kling API under `/v1/kling`: linked accounts (the `email`
+//! selector and `maxJobs`), asset uploads, TTS, avatars, avatar videos,
+//! tasks and the scheduler. Errors are `{"error", "code"}` with plain HTTP
+//! statuses; a full account answers 429 with `Retry-After` and `retryAfter`.
+//!
+//! Task ids are numbers here: Mouthpiece's task ids are already decimal
+//! (ms clock + 6 digits, fits in 64 bits), so the same id reads through
+//! every dialect. Task status numbers: 5 submitted, 10 processing,
+//! 50 failed, 99 succeed (only 99 is documented by useapi.net).
+
+use crate::auth::authenticate;
+use crate::dialects::aimlapi::iso8601;
+use crate::dialects::shared;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use mouthpiece_domain::avatars::{self, AssetKind, Avatar, NewAvatar};
+use mouthpiece_domain::clock::now_ms;
+use mouthpiece_domain::input::{
+    present, AudioId, AudioInput, AvatarRequest, CallbackUrl, ImageInput, MediaSource, Mode,
+    Performance, Prompt, RequestOrigin, MAX_SOUND_BYTES,
+};
+use mouthpiece_domain::linked::{self, NewLinkedAccount};
+use mouthpiece_domain::task::{CallbackFormat, Delivery};
+use mouthpiece_domain::tts::TtsRequest;
+use mouthpiece_domain::{Account, DomainError, Task, TaskStatus};
+use mouthpiece_engine::animate::Emotion;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+pub const DIALECT: &str = "useapi";
+const BASE: &str = "/v1/kling";
+/// Jobs are kept this long, then answer 410.
+const JOB_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+const MAX_TTS_CHARS: usize = 150;
+const MAX_VIDEO_TEXT_CHARS: usize = 5000;
+const MAX_REPLY_URL_CHARS: usize = 1024;
+const MAX_REPLY_REF_CHARS: usize = 1024;
+/// Suggested wait when an account is at capacity.
+const RETRY_AFTER_S: i64 = 10;
+const TASK_TYPE: &str = "m2v_avatar_video";
+
+pub fn router() -> Router<AppState> {
+    let r = |p: &str| format!("{BASE}{p}");
+    Router::new()
+        .route(&r("/accounts"), post(add_account).get(list_accounts))
+        .route(
+            &r("/accounts/{email}"),
+            get(get_account).delete(delete_account),
+        )
+        .route(&r("/assets"), post(upload_asset))
+        .route(&r("/assets/"), post(upload_asset))
+        .route(&r("/assets/download"), get(download))
+        .route(&r("/tts/voices"), get(voices))
+        .route(&r("/tts/create"), post(tts_create))
+        .route(&r("/avatars"), get(list_avatars).post(create_avatar))
+        .route(&r("/avatars/{id}"), delete(delete_avatar))
+        .route(&r("/avatars/video"), post(create_video))
+        .route(&r("/tasks"), get(list_tasks))
+        .route(&r("/tasks/{id}"), get(get_task).delete(delete_task))
+        .route(&r("/scheduler"), get(scheduler))
+        .route(&r("/scheduler/available"), get(scheduler_available))
+        .route(&r("/scheduler/{id}"), delete(cancel_task))
+}
+
+// ---------- errors ----------
+
+#[derive(Debug)]
+pub struct UseapiError {
+    status: StatusCode,
+    error: String,
+    retry_after: bool,
+}
+
+impl UseapiError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            retry_after: false,
+        }
+    }
+
+    fn domain(e: DomainError) -> Self {
+        match &e {
+            DomainError::Unauthorized(_) => Self::new(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            // Messages useapi.net gives verbatim.
+            DomainError::InvalidInput { field, reason }
+                if field == "Content-Type" || reason == "Unable to locate speakerId" =>
+            {
+                Self::new(StatusCode::BAD_REQUEST, reason.clone())
+            }
+            DomainError::InvalidInput { .. } => Self::new(StatusCode::BAD_REQUEST, e.to_string()),
+            DomainError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, e.to_string()),
+            DomainError::ConcurrencyLimit { limit } => Self {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: format!(
+                    "All accounts are at capacity: {limit} jobs running (maxJobs); retry after a job completes"
+                ),
+                retry_after: true,
+            },
+            DomainError::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, shared::public_message(&e))
+            }
+            DomainError::Internal(_) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, shared::public_message(&e))
+            }
+        }
+    }
+
+    fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        Self::domain(DomainError::invalid(field, reason))
+    }
+}
+
+impl IntoResponse for UseapiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"error": self.error, "code": self.status.as_u16()});
+        if self.retry_after {
+            body["retryAfter"] = json!(iso8601(now_ms() + RETRY_AFTER_S * 1000));
+            let mut r = (self.status, Json(body)).into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+            r
+        } else {
+            (self.status, Json(body)).into_response()
+        }
+    }
+}
+
+/// Unknown paths under `/v1/kling`.
+pub fn not_found() -> UseapiError {
+    UseapiError::new(StatusCode::NOT_FOUND, "Not found")
+}
+
+type Result<T> = std::result::Result<T, UseapiError>;
+
+// ---------- bodies ----------
+
+/// A POST body as fields: JSON object or `application/x-www-form-urlencoded`.
+fn fields(
+    headers: &HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Map<String, Value>> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.starts_with("multipart/") {
+        return Err(UseapiError::new(
+            StatusCode::BAD_REQUEST,
+            "Validation error: multipart/form-data is not supported here; send JSON or application/x-www-form-urlencoded",
+        ));
+    }
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        let b = body.map_err(|e| {
+            UseapiError::new(StatusCode::BAD_REQUEST, format!("Validation error: {e}"))
+        })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&b).map_err(|e| {
+            UseapiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("Validation error: the form could not be read: {e}"),
+            )
+        })?;
+        return Ok(pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect());
+    }
+    match shared::json_body::<Value>(body, limit) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(UseapiError::new(
+            StatusCode::BAD_REQUEST,
+            "Validation error: the request body must be a JSON object",
+        )),
+        Err(e) => Err(UseapiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("Validation error: {}", e.0),
+        )),
+    }
+}
+
+/// A string field; numbers are accepted as their text. Other types are a
+/// validation error rather than silently ignored.
+fn text<'a>(m: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>> {
+    match m.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(UseapiError::invalid(field, "must be a string")),
+    }
+}
+
+fn number_text(m: &Map<String, Value>, field: &str) -> Option<String> {
+    match m.get(field) {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+// ---------- record shapes ----------
+
+pub fn status_code(s: TaskStatus) -> u16 {
+    match s {
+        TaskStatus::Submitted => 5,
+        TaskStatus::Processing => 10,
+        TaskStatus::Failed => 50,
+        TaskStatus::Succeed => 99,
+    }
+}
+
+/// A stable number for the account, shown as `userId`.
+fn user_id(account_id: &str) -> u64 {
+    account_id
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b)))
+        % 1_000_000_000
+}
+
+fn numeric(id: &str) -> Value {
+    id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
+}
+
+/// The record of `GET /tasks/{id}` (B.3).
+pub fn record(t: &Task) -> Value {
+    let code = status_code(t.status);
+    let name = t.status.as_str();
+    let final_ = t.status.is_terminal();
+    let uid = user_id(&t.account_id);
+    let id = numeric(&t.id);
+    let prompt = t
+        .origin
+        .request
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .and_then(|v| v.get("prompt").cloned())
+        .unwrap_or(Value::Null);
+    let works: Vec<Value> = if t.status == TaskStatus::Succeed {
+        t.videos
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                json!({
+                    "workId": id, "workItemId": i, "taskId": id, "userId": uid, "type": TASK_TYPE,
+                    "status": code, "status_name": name, "status_final": final_, "contentType": "video",
+                    "resource": {"resource": v.watermark_url.as_deref().unwrap_or(&v.url),
+                                 "height": v.height, "width": v.width,
+                                 "duration": (v.duration * 1000.0).round() as i64, "resourceKey": ""},
+                    "cover": {"resource": "", "height": v.height, "width": v.width, "duration": 0, "resourceKey": ""},
+                    "starNum": 0, "createTime": t.created_at, "updateTime": t.updated_at,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let message = match t.status {
+        TaskStatus::Failed => t.status_msg.clone().unwrap_or_else(|| "failed".into()),
+        _ => "success".into(),
+    };
+    let mut out = json!({
+        "status": code, "status_name": name, "status_final": final_,
+        "etaTime": 0, "etaTimeOverSla": false, "queuingEtaTime": 0, "originEtaTime": 0, "originQueuingEtaTime": 0,
+        "message": message,
+        "task": {
+            "id": id, "userId": uid, "type": TASK_TYPE, "scene": "NORMAL_CREATION",
+            "status": code, "status_name": name, "status_final": final_,
+            "taskInfo": {"type": TASK_TYPE, "inputs": [], "arguments": [{"name": "prompt", "value": prompt}],
+                         "extraArgs": {}, "callbackPayloads": [], "scene": "NORMAL_CREATION"},
+            "favored": false, "deleted": false, "viewed": true,
+            "createTime": t.created_at, "updateTime": t.updated_at, "viewTime": t.updated_at,
+        },
+        "works": works,
+    });
+    if let Some(e) = &t.origin.profile {
+        out["email"] = json!(e);
+    }
+    if let Some(r) = &t.origin.reference {
+        out["replyRef"] = json!(r);
+    }
+    out
+}
+
+/// `replyUrl`: the task record (with `replyRef`) once it ends. Unsigned,
+/// as useapi.net's: receivers re-read `GET /tasks/{id}`.
+pub struct UseapiCallbacks;
+
+impl CallbackFormat for UseapiCallbacks {
+    fn callback_body(&self, task: &Task) -> String {
+        record(task).to_string()
+    }
+
+    fn reports(&self, status: TaskStatus) -> bool {
+        status.is_terminal()
+    }
+
+    fn headers(&self, _d: &Delivery<'_>) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+}
+
+fn avatar_json(a: &Avatar) -> Value {
+    if a.template {
+        json!({"id": a.id, "name": a.nickname, "imageResources": [{"url": a.image_url}], "prompt": a.prompt})
+    } else {
+        json!({
+            "id": a.id, "nickname": a.nickname, "prompt": a.prompt, "scene": a.scene,
+            "imageResources": [{"url": a.image_url, "sourceFrom": 2}],
+            "ttsSpeaker": a.speaker, "ttsSpeed": format_speed(a.speed), "ttsEmotionKey": a.emotion,
+            "createTime": a.created_at, "updateTime": a.updated_at,
+        })
+    }
+}
+
+fn format_speed(s: f64) -> String {
+    let t = format!("{s:.1}");
+    t.strip_suffix(".0").map(str::to_string).unwrap_or(t)
+}
+
+// ---------- handlers ----------
+
+async fn account_of(state: &AppState, headers: &HeaderMap) -> Result<Account> {
+    authenticate(state, headers)
+        .await
+        .map_err(UseapiError::domain)
+}
+
+fn q<'a>(q: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
+    present(q.get(k).map(String::as_str))
+}
+
+fn linked_json(l: &linked::LinkedAccount) -> Value {
+    json!({"email": l.email, "maxJobs": l.max_jobs, "created": iso8601(l.created_at)})
+}
+
+#[utoipa::path(post, path = "/v1/kling/accounts", tag = "useapi",
+    description = "Link an account: email, password (only its SHA-256 is kept), maxJobs 1–50.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object (useapi also takes url-encoded forms)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{email, maxJobs, created}"), (status = 400, description = "{error, code}")))]
+pub async fn add_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let m = fields(&headers, body, state.max_request_bytes)?;
+    let (pt, did, uid) = (
+        text(&m, "passToken")?,
+        text(&m, "did")?,
+        number_text(&m, "userId"),
+    );
+    let given = [present(pt).is_some(), present(did).is_some(), uid.is_some()];
+    if given.iter().any(|g| *g) && !given.iter().all(|g| *g) {
+        return Err(UseapiError::invalid(
+            "passToken",
+            "passToken, did and userId must be given together",
+        ));
+    }
+    let new = NewLinkedAccount::parse(text(&m, "email")?, text(&m, "password")?, m.get("maxJobs"))
+        .map_err(UseapiError::domain)?;
+    let l = state
+        .services
+        .linked
+        .put(&account, new)
+        .await
+        .map_err(UseapiError::domain)?;
+    Ok(Json(linked_json(&l)).into_response())
+}
+
+pub async fn list_accounts(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let all = state
+        .services
+        .linked
+        .list(&account)
+        .await
+        .map_err(UseapiError::domain)?;
+    let m: Map<String, Value> = all
+        .iter()
+        .map(|l| (l.email.clone(), linked_json(l)))
+        .collect();
+    Ok(Json(Value::Object(m)).into_response())
+}
+
+pub async fn get_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let l = state
+        .services
+        .linked
+        .get(&account, &email)
+        .await
+        .map_err(UseapiError::domain)?;
+    Ok(Json(linked_json(&l)).into_response())
+}
+
+pub async fn delete_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    state
+        .services
+        .linked
+        .delete(&account, &email)
+        .await
+        .map_err(UseapiError::domain)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn select(
+    state: &AppState,
+    account: &Account,
+    email: Option<&str>,
+    max_jobs: Option<u32>,
+) -> Result<linked::LinkedAccount> {
+    state
+        .services
+        .linked
+        .select(account, email, max_jobs)
+        .await
+        .map_err(UseapiError::domain)
+}
+
+#[utoipa::path(post, path = "/v1/kling/assets/", tag = "useapi",
+    description = "Upload the raw body; Content-Type image/png|jpeg, video/mp4|quicktime, audio/wav|wave|mpeg|mp4|flac|aac|ogg.",
+    params(("email" = Option<String>, Query, description = "Account selector")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{status: 3 (image, audio) | 1 (video), url, message, fileName}"), (status = 400, description = "{error, code}")))]
+pub async fn upload_asset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    select(&state, &account, q(&query, "email"), None).await?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            UseapiError::invalid("body", "is larger than this server accepts")
+        } else {
+            UseapiError::invalid("body", e.to_string())
+        }
+    })?;
+    let a = state
+        .services
+        .avatars
+        .upload(&account, ct, body)
+        .await
+        .map_err(UseapiError::domain)?;
+    let status = if a.kind == AssetKind::Video { 1 } else { 3 };
+    Ok(
+        Json(json!({"status": status, "url": a.url, "message": "", "fileName": a.file_name}))
+            .into_response(),
+    )
+}
+
+pub async fn voices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    select(&state, &account, q(&query, "email"), None).await?;
+    let mut seen = Vec::new();
+    let list: Vec<Value> = mouthpiece_domain::voices::VOICES
+        .iter()
+        .filter(|v| {
+            let first = !seen.contains(&v.id);
+            seen.push(v.id);
+            first
+        })
+        .map(|v| {
+            json!({
+                "name": v.name, "speakerId": v.id, "exampleUrl": "", "new": false,
+                "language": v.language.as_str(),
+                "emotions": Emotion::TTS_KEYS.iter().map(|e| {
+                    let k = e.key();
+                    let mut name = k.to_string();
+                    if let Some(c) = name.get_mut(0..1) { c.make_ascii_uppercase(); }
+                    json!({"name": name, "key": k, "enable": true})
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let last = list
+        .first()
+        .and_then(|v| v["speakerId"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    Ok(
+        Json(json!({"ttsList": list, "lastSpeakerId": last, "typeList": ["en", "zh"]}))
+            .into_response(),
+    )
+}
+
+#[utoipa::path(post, path = "/v1/kling/tts/create", tag = "useapi",
+    description = "Speech from text (≤ 150 chars): speakerId, text, speed 0.8–2.0, emotion.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object (useapi also takes url-encoded forms)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{resource, status: 99, status_name, status_final}"), (status = 400, description = "{error}")))]
+pub async fn tts_create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let m = fields(&headers, body, state.max_request_bytes)?;
+    select(&state, &account, text(&m, "email")?, None).await?;
+    let speaker_id = present(text(&m, "speakerId")?)
+        .ok_or_else(|| UseapiError::invalid("speakerId", "is required"))?;
+    let words =
+        present(text(&m, "text")?).ok_or_else(|| UseapiError::invalid("text", "is required"))?;
+    let n = words.chars().count();
+    if n > MAX_TTS_CHARS {
+        return Err(UseapiError::invalid(
+            "text",
+            format!("is {n} characters long; the limit is {MAX_TTS_CHARS}"),
+        ));
+    }
+    let speed = avatars::parse_speed("speed", m.get("speed"))
+        .map_err(UseapiError::domain)?
+        .unwrap_or(1.0);
+    avatars::parse_emotion("emotion", text(&m, "emotion")?).map_err(UseapiError::domain)?;
+    let voice = avatars::speaker(speaker_id.trim())
+        .ok_or_else(|| UseapiError::new(StatusCode::BAD_REQUEST, "Unable to locate speakerId"))?;
+    let audio = state
+        .services
+        .tts
+        .synthesize(
+            &account.id,
+            TtsRequest {
+                text: words.trim().to_string(),
+                voice,
+                speed,
+            },
+        )
+        .await
+        .map_err(UseapiError::domain)?;
+    Ok(Json(json!({"resource": audio.url, "status": 99, "status_name": "succeed", "status_final": true}))
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/kling/avatars", tag = "useapi",
+    params(("email" = Option<String>, Query, description = "Account selector"),
+           ("type" = Option<String>, Query, description = "personal (default) | templates")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "An array of avatars")))]
+pub async fn list_avatars(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    select(&state, &account, q(&query, "email"), None).await?;
+    let list = match q(&query, "type").unwrap_or("personal") {
+        "personal" => state.services.avatars.personal(&account).await,
+        "templates" => state.services.avatars.templates().await,
+        other => {
+            return Err(UseapiError::invalid(
+                "type",
+                format!("{other:?} is not one of personal, templates"),
+            ))
+        }
+    }
+    .map_err(UseapiError::domain)?;
+    Ok(Json(list.iter().map(avatar_json).collect::<Vec<_>>()).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/kling/avatars", tag = "useapi",
+    description = "Save an avatar: imageUrl (required), nickname ≤ 30, prompt ≤ 2000, scene, ttsSpeaker, ttsSpeed, ttsEmotionKey; the rest is filled in.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object (useapi also takes url-encoded forms)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{id, status: SUCCESS}"), (status = 400, description = "{error, code}")))]
+pub async fn create_avatar(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let m = fields(&headers, body, state.max_request_bytes)?;
+    let linked = select(&state, &account, text(&m, "email")?, None).await?;
+    let new = NewAvatar::parse(
+        text(&m, "imageUrl")?,
+        text(&m, "nickname")?,
+        text(&m, "prompt")?,
+        text(&m, "scene")?,
+        text(&m, "ttsSpeaker")?,
+        m.get("ttsSpeed"),
+        text(&m, "ttsEmotionKey")?,
+    )
+    .map_err(UseapiError::domain)?;
+    let a = state
+        .services
+        .avatars
+        .create(
+            &state.services.tasks,
+            state.analyzer.get().cloned(),
+            &account,
+            &linked.email,
+            new,
+        )
+        .await
+        .map_err(UseapiError::domain)?;
+    Ok(Json(json!({"id": a.id, "status": "SUCCESS"})).into_response())
+}
+
+pub async fn delete_avatar(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    select(&state, &account, q(&query, "email"), None).await?;
+    if avatars::is_template_id(id.trim()) {
+        return Err(UseapiError::new(
+            StatusCode::FORBIDDEN,
+            "template avatars cannot be deleted",
+        ));
+    }
+    state
+        .services
+        .avatars
+        .delete(&account, &id)
+        .await
+        .map_err(UseapiError::domain)?;
+    Ok(Json(json!({"id": id, "status": "SUCCESS"})).into_response())
+}
+
+/// Checks a `POST /avatars/video` body into a request (speech not yet made).
+struct VideoPlan {
+    avatar_id: Option<String>,
+    image_url: Option<MediaSource>,
+    audio_url: Option<MediaSource>,
+    text: Option<String>,
+    speaker_id: Option<String>,
+    speed: Option<f64>,
+    emotion: Option<Emotion>,
+    prompt: Option<String>,
+    mode: Mode,
+    max_jobs: Option<u32>,
+    reply_url: Option<CallbackUrl>,
+    reply_ref: Option<String>,
+}
+
+fn plan_video(m: &Map<String, Value>) -> Result<VideoPlan> {
+    let avatar_id = number_text(m, "avatarId").filter(|s| !s.trim().is_empty());
+    let image = present(text(m, "imageUrl")?);
+    let image_url = match (&avatar_id, image) {
+        (Some(_), Some(_)) => {
+            return Err(UseapiError::invalid(
+                "avatarId",
+                "Provide either avatarId OR imageUrl, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(UseapiError::invalid(
+                "avatarId",
+                "Provide either avatarId OR imageUrl",
+            ))
+        }
+        (_, Some(u)) => Some(
+            ImageInput::parse(Some(u))
+                .map_err(|e| UseapiError::domain(rename(e, "imageUrl")))?
+                .0,
+        ),
+        (Some(_), None) => None,
+    };
+    let audio = present(text(m, "audioUrl")?);
+    let words = present(text(m, "text")?);
+    let (audio_url, words) = match (audio, words) {
+        (Some(_), Some(_)) => {
+            return Err(UseapiError::invalid(
+                "audioUrl",
+                "Provide either audioUrl OR text, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(UseapiError::invalid(
+                "audioUrl",
+                "Provide either audioUrl OR text",
+            ))
+        }
+        (Some(a), None) => (
+            Some(MediaSource::parse("audioUrl", a, MAX_SOUND_BYTES).map_err(UseapiError::domain)?),
+            None,
+        ),
+        (None, Some(t)) => {
+            let n = t.chars().count();
+            if n > MAX_VIDEO_TEXT_CHARS {
+                return Err(UseapiError::invalid(
+                    "text",
+                    format!("is {n} characters long; the limit is {MAX_VIDEO_TEXT_CHARS}"),
+                ));
+            }
+            (None, Some(t.trim().to_string()))
+        }
+    };
+    let speaker_id = present(text(m, "speakerId")?).map(|s| s.trim().to_string());
+    if let Some(s) = &speaker_id {
+        if avatars::speaker(s).is_none() {
+            return Err(UseapiError::new(
+                StatusCode::BAD_REQUEST,
+                "Unable to locate speakerId",
+            ));
+        }
+    }
+    let mode = match present(text(m, "mode")?) {
+        None | Some("std") => Mode::Std,
+        Some("pro") => Mode::Pro,
+        Some(other) => {
+            return Err(UseapiError::invalid(
+                "mode",
+                format!("{other:?} is not one of std, pro"),
+            ))
+        }
+    };
+    let reply_url = match present(text(m, "replyUrl")?) {
+        Some(u) if u.len() > MAX_REPLY_URL_CHARS => {
+            return Err(UseapiError::new(
+                StatusCode::BAD_REQUEST,
+                "replyUrl is too long",
+            ))
+        }
+        u => CallbackUrl::parse(u).map_err(|e| UseapiError::domain(rename(e, "replyUrl")))?,
+    };
+    let reply_ref = match number_text(m, "replyRef") {
+        Some(r) if r.chars().count() > MAX_REPLY_REF_CHARS => {
+            return Err(UseapiError::invalid(
+                "replyRef",
+                format!("is longer than {MAX_REPLY_REF_CHARS} characters"),
+            ))
+        }
+        r => r.filter(|r| !r.is_empty()),
+    };
+    Ok(VideoPlan {
+        avatar_id,
+        image_url,
+        audio_url,
+        text: words,
+        speaker_id,
+        speed: avatars::parse_speed("speed", m.get("speed")).map_err(UseapiError::domain)?,
+        emotion: avatars::parse_emotion("emotion", text(m, "emotion")?)
+            .map_err(UseapiError::domain)?,
+        prompt: avatars::parse_prompt("prompt", text(m, "prompt")?).map_err(UseapiError::domain)?,
+        mode,
+        max_jobs: linked::parse_max_jobs(m.get("maxJobs")).map_err(UseapiError::domain)?,
+        reply_url,
+        reply_ref,
+    })
+}
+
+fn rename(e: DomainError, field: &str) -> DomainError {
+    match e {
+        DomainError::InvalidInput { reason, .. } => DomainError::invalid(field, reason),
+        other => other,
+    }
+}
+
+/// The domain reports its own field names; useapi's callers know these.
+fn rename_fetch(e: DomainError) -> DomainError {
+    match e {
+        DomainError::InvalidInput { field, reason } => {
+            let f = match field.as_str() {
+                "image" => "imageUrl",
+                "sound_file" | "audio" => "audioUrl",
+                "audio_id" => "text",
+                "callback_url" => "replyUrl",
+                other => other,
+            };
+            DomainError::invalid(f, reason)
+        }
+        other => other,
+    }
+}
+
+#[utoipa::path(post, path = "/v1/kling/avatars/video", tag = "useapi",
+    description = "avatarId XOR imageUrl, audioUrl XOR text (+ speakerId), speed, emotion, prompt, mode std|pro, maxJobs, replyUrl, replyRef.",
+    request_body(content = String, content_type = "application/json", description = "A JSON object (useapi also takes url-encoded forms)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The task record, task.id numeric"), (status = 400, description = "{error, code}"),
+              (status = 429, description = "All accounts at capacity: Retry-After, retryAfter")))]
+pub async fn create_video(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let m = fields(&headers, body, state.max_request_bytes)?;
+    let plan = plan_video(&m)?;
+    let linked = select(&state, &account, text(&m, "email")?, plan.max_jobs).await?;
+    let services = &state.services;
+    let avatar = match &plan.avatar_id {
+        Some(id) => Some(
+            services
+                .avatars
+                .defaults(&account, id)
+                .await
+                .map_err(UseapiError::domain)?,
+        ),
+        None => None,
+    };
+    let image = match (&plan.image_url, &avatar) {
+        (Some(src), _) => src.clone(),
+        (None, Some(a)) => MediaSource::Inline(a.image.clone()),
+        (None, None) => {
+            return Err(UseapiError::invalid(
+                "avatarId",
+                "Provide either avatarId OR imageUrl",
+            ))
+        }
+    };
+    let speed = plan
+        .speed
+        .or(avatar.as_ref().map(|a| a.speed))
+        .unwrap_or(1.0);
+    let emotion = plan.emotion.or(avatar.as_ref().and_then(|a| a.emotion));
+    // Before making any speech: a full account is refused at once.
+    services
+        .tasks
+        .ensure_capacity(&account, Some(&linked.slot()))
+        .await
+        .map_err(UseapiError::domain)?;
+    let audio = match (&plan.audio_url, &plan.text) {
+        (Some(src), _) => AudioInput::Sound(src.clone()),
+        (None, Some(words)) => {
+            let speaker_id = plan
+                .speaker_id
+                .clone()
+                .or(avatar.as_ref().map(|a| a.speaker.clone()))
+                .ok_or_else(|| UseapiError::invalid("speakerId", "is required when using text"))?;
+            let voice = avatars::speaker(&speaker_id).ok_or_else(|| {
+                UseapiError::new(StatusCode::BAD_REQUEST, "Unable to locate speakerId")
+            })?;
+            let audio = services
+                .tts
+                .synthesize(
+                    &account.id,
+                    TtsRequest {
+                        text: words.clone(),
+                        voice,
+                        speed,
+                    },
+                )
+                .await
+                .map_err(|e| UseapiError::domain(rename_fetch(e)))?;
+            AudioInput::AudioId(AudioId(audio.audio_id))
+        }
+        (None, None) => {
+            return Err(UseapiError::invalid(
+                "audioUrl",
+                "Provide either audioUrl OR text",
+            ))
+        }
+    };
+    let prompt = plan.prompt.clone().or_else(|| {
+        avatar
+            .is_none()
+            .then(|| avatars::DEFAULT_PROMPT.to_string())
+    });
+    let req = AvatarRequest {
+        image: ImageInput(image),
+        audio,
+        prompt: Prompt::parse(prompt.as_deref())
+            .map_err(|e| UseapiError::domain(rename(e, "prompt")))?,
+        mode: plan.mode,
+        watermark: true,
+        callback_url: plan.reply_url.clone(),
+        external_task_id: None,
+        dialect: DIALECT,
+        origin: RequestOrigin {
+            profile: Some(linked.email.clone()),
+            reference: plan.reply_ref.clone(),
+            request: Some(json!({"prompt": prompt}).to_string()),
+        },
+        performance: Performance {
+            emotion,
+            avatar_prompt: avatar.as_ref().map(|a| a.prompt.clone()),
+        },
+        linked: Some(linked.slot()),
+    };
+    let task = services
+        .tasks
+        .submit(&account, req)
+        .await
+        .map_err(|e| UseapiError::domain(rename_fetch(e)))?;
+    Ok(Json(record(&task)).into_response())
+}
+
+async fn task_of(state: &AppState, account: &Account, id: &str) -> Result<Task> {
+    if id.trim().is_empty() || !id.trim().bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UseapiError::invalid("task_id", "must be a number"));
+    }
+    let t = state
+        .services
+        .tasks
+        .get(account, id)
+        .await
+        .map_err(UseapiError::domain)?;
+    if now_ms() - t.created_at > JOB_TTL_MS {
+        return Err(UseapiError::new(StatusCode::GONE, "Job has expired"));
+    }
+    Ok(t)
+}
+
+#[utoipa::path(get, path = "/v1/kling/tasks/{id}", tag = "useapi",
+    params(("id" = u64, Path, description = "Task id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "status 5|10|50|99, status_name, status_final, task, works"),
+              (status = 404, description = "{error, code}"), (status = 410, description = "Job has expired")))]
+pub async fn get_task(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let t = task_of(&state, &account, &id).await?;
+    Ok(Json(record(&t)).into_response())
+}
+
+pub async fn delete_task(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let t = task_of(&state, &account, &id).await?;
+    state
+        .services
+        .tasks
+        .delete(&account, &t.id)
+        .await
+        .map_err(UseapiError::domain)?;
+    Ok(Json(json!({"id": numeric(&t.id), "deleted": true})).into_response())
+}
+
+pub async fn cancel_task(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let t = task_of(&state, &account, &id).await?;
+    let t = state
+        .services
+        .tasks
+        .cancel(&account, &t.id, "cancelled by its owner")
+        .await
+        .map_err(UseapiError::domain)?;
+    Ok(Json(record(&t)).into_response())
+}
+
+fn ms_param(query: &HashMap<String, String>, k: &str) -> Result<Option<i64>> {
+    match q(query, k) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| UseapiError::invalid(k, "must be Unix milliseconds")),
+    }
+}
+
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let page = mouthpiece_domain::input::Page::parse(
+        None,
+        q(&query, "pageSize"),
+        ("pageNum", 1),
+        ("pageSize", 500, 30),
+    )
+    .map_err(UseapiError::domain)?;
+    let (before, after) = (
+        ms_param(&query, "createdBefore")?,
+        ms_param(&query, "createdAfter")?,
+    );
+    match q(&query, "contentType") {
+        None | Some("video") => {}
+        Some("image") | Some("audio") => return Ok(Json(json!({"tasks": []})).into_response()),
+        Some(other) => {
+            return Err(UseapiError::invalid(
+                "contentType",
+                format!("{other:?} is not one of video, image, audio"),
+            ))
+        }
+    }
+    let email = q(&query, "email").map(|e| e.trim().to_ascii_lowercase());
+    let all = state
+        .services
+        .tasks
+        .list(
+            &account,
+            mouthpiece_domain::input::Page {
+                number: 1,
+                size: 500,
+            },
+        )
+        .await
+        .map_err(UseapiError::domain)?;
+    let tasks: Vec<Value> = all
+        .iter()
+        .filter(|t| before.is_none_or(|b| t.created_at < b))
+        .filter(|t| after.is_none_or(|a| t.created_at > a))
+        .filter(|t| email.is_none() || t.origin.profile == email)
+        .take(page.size as usize)
+        .map(record)
+        .collect();
+    Ok(Json(json!({"tasks": tasks})).into_response())
+}
+
+pub async fn scheduler(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let all = state
+        .services
+        .tasks
+        .list(
+            &account,
+            mouthpiece_domain::input::Page {
+                number: 1,
+                size: 500,
+            },
+        )
+        .await
+        .map_err(UseapiError::domain)?;
+    let executing: Vec<Value> = all
+        .iter()
+        .filter(|t| !t.status.is_terminal())
+        .map(|t| {
+            json!({"taskId": numeric(&t.id), "email": t.origin.profile, "status": status_code(t.status),
+                   "status_name": t.status.as_str(), "started": iso8601(t.created_at), "replyRef": t.origin.reference})
+        })
+        .collect();
+    Ok(Json(json!({"executing": executing})).into_response())
+}
+
+pub async fn scheduler_available(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let load = state
+        .services
+        .linked
+        .load(&account)
+        .await
+        .map_err(UseapiError::domain)?;
+    let accounts: Vec<Value> = load
+        .iter()
+        .map(|(l, n)| {
+            json!({"email": l.email, "maxJobs": l.max_jobs, "executing": n,
+                   "available": l.max_jobs.saturating_sub(*n)})
+        })
+        .collect();
+    let available: u32 = load
+        .iter()
+        .map(|(l, n)| l.max_jobs.saturating_sub(*n))
+        .sum();
+    Ok(Json(json!({"available": available, "accounts": accounts})).into_response())
+}
+
+/// `GET /assets/download?workIds=`: the clean (unwatermarked) masters.
+pub async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let ids = q(&query, "workIds").ok_or_else(|| UseapiError::invalid("workIds", "is required"))?;
+    if let Some(types) = q(&query, "fileTypes") {
+        if let Some(bad) = types.split(',').map(str::trim).find(|t| *t != "MP4") {
+            return Err(UseapiError::invalid(
+                "fileTypes",
+                format!("{bad:?} is not available for avatar videos; use MP4"),
+            ));
+        }
+    }
+    let mut urls = Vec::new();
+    for id in ids.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let t = task_of(&state, &account, id).await?;
+        let v = t
+            .videos
+            .first()
+            .filter(|_| t.status == TaskStatus::Succeed)
+            .ok_or_else(|| {
+                UseapiError::new(StatusCode::NOT_FOUND, format!("work {id} has no video yet"))
+            })?;
+        urls.push(v.url.clone());
+    }
+    let first = urls
+        .first()
+        .cloned()
+        .ok_or_else(|| UseapiError::invalid("workIds", "is required"))?;
+    Ok(Json(json!({"cdnUrl": first, "cdnUrls": urls})).into_response())
+}
