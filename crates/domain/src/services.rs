@@ -290,7 +290,9 @@ impl TaskService {
             callback_url: req.callback_url.as_ref().map(|c| c.url().to_string()),
             created_at: now_ms(),
         };
-        let outcome = match self.store.insert_task(&new, limit).await {
+        let events = self.events.clone();
+        let callback = move |t: &TaskRecord| events.callback_for(t);
+        let outcome = match self.store.insert_task(&new, limit, &callback).await {
             Ok(o) => o,
             Err(e) => {
                 cleanup().await;
@@ -316,7 +318,7 @@ impl TaskService {
             .task(&id)
             .await?
             .ok_or_else(|| DomainError::Internal("the task vanished after insert".into()))?;
-        self.events.status_changed(&record).await;
+        self.events.queued(&record);
         self.work_available.notify_one();
         tracing::info!(task_id = %id, account_id = %account.id, "task submitted");
         Ok(self.view(&record))
