@@ -104,7 +104,8 @@ pub async fn queue_claims_each_task_once_and_recovers_expired_leases(s: &dyn Met
             &TaskFinish::Failed {
                 message: "x".into()
             },
-            260
+            260,
+            NONE
         )
         .await
         .unwrap()
@@ -130,6 +131,7 @@ pub async fn queue_claims_each_task_once_and_recovers_expired_leases(s: &dyn Met
                 result: "{}".into(),
             },
             510,
+            NONE,
         )
         .await
         .unwrap()
