@@ -15,7 +15,6 @@ use s3s::service::S3ServiceBuilder;
 use serde_json::json;
 use std::time::Duration;
 
-const AVATAR: &str = "/v1/videos/avatar/image2video";
 
 async fn s3_server(root: &std::path::Path, bucket: &str) -> String {
     std::fs::create_dir_all(root.join(bucket)).unwrap();

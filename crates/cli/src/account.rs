@@ -4,7 +4,6 @@
 use anyhow::Result;
 use mouthpiece_domain::{AccountService, NewAccountRequest};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct AccountArgs {

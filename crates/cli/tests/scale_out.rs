@@ -235,14 +235,26 @@ fn fifty_tasks_survive_a_worker_killed_mid_render_on_postgres() {
         let held = ids.iter().find_map(|id| {
             let t = rt.block_on(store.task(id)).ok()??;
             (t.state == TaskState::Processing
-                && t.lease_owner.as_deref().unwrap_or("").contains(&marker)
-                && t.progress >= 10)
-                .then_some(t.id)
+                && t.lease_owner.as_deref().unwrap_or("").contains(&marker))
+            .then_some(t.id)
         });
         if let Some(id) = held {
-            break id;
+            // Let the render get going, then kill if the lease is still held.
+            std::thread::sleep(Duration::from_millis(200));
+            let still = rt.block_on(store.task(&id)).ok().flatten().is_some_and(|t| {
+                t.state == TaskState::Processing
+                    && t.lease_owner.as_deref().unwrap_or("").contains(&marker)
+            });
+            if still {
+                break id;
+            }
+            continue;
         }
-        assert!(Instant::now() < deadline, "worker 0 never claimed a task");
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(&c.workers[0].log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            panic!("worker 0 never claimed a task; its log ends with {tail:#?}");
+        }
         std::thread::sleep(Duration::from_millis(20));
     };
     c.workers[0].child.kill().expect("SIGKILL");
@@ -409,4 +421,46 @@ fn bench_queue() {
         );
     });
     let _ = rt.block_on(testing::drop_database(&admin, &db));
+}
+
+#[test]
+fn migrate_store_copies_every_blob_once_and_can_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = dir.path().join("from");
+    for (key, bytes) in [
+        ("tasks/1/a1/video.mp4", &b"video-one"[..]),
+        ("tasks/2/a2/video.mp4", b"video-two"),
+        ("audio/x.wav", b"audio"),
+    ] {
+        let p = from.join(key);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let to = dir.path().join("to");
+    let args = |f: &Path, t: &Path| {
+        vec![
+            "migrate-store".to_string(),
+            "--from".into(),
+            format!("file://{}", f.display()),
+            "--to".into(),
+            format!("file://{}", t.display()),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = mouthpiece(&refs);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let first = run(args(&from, &to));
+    assert!(first.contains("3 blobs: 3 copied, 0 already present"), "{first}");
+    assert_eq!(
+        std::fs::read(to.join("tasks/2/a2/video.mp4")).unwrap(),
+        b"video-two"
+    );
+    let again = run(args(&from, &to));
+    assert!(again.contains("3 blobs: 0 copied, 3 already present"), "{again}");
+    let bad = mouthpiece(&["migrate-store", "--from", "ftp://x", "--to", "file:///tmp/y"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unsupported blob store URL"));
 }

@@ -73,10 +73,10 @@ pub fn backoff(config: &CallbackConfig, attempts: u32) -> Duration {
         .min(config.max_backoff)
 }
 
-/// Turns status changes into outbox rows.
+/// Turns status changes into outbox rows (written by the store in the
+/// transaction of the change).
 #[derive(Clone)]
 pub struct TaskEvents {
-    store: Arc<dyn MetadataStore>,
     signer: UrlSigner,
     retention_ms: i64,
     pub(crate) formats: Arc<HashMap<&'static str, Arc<dyn CallbackFormat>>>,
@@ -85,13 +85,11 @@ pub struct TaskEvents {
 
 impl TaskEvents {
     pub fn new(
-        store: Arc<dyn MetadataStore>,
         signer: UrlSigner,
         retention_ms: i64,
         formats: Arc<HashMap<&'static str, Arc<dyn CallbackFormat>>>,
     ) -> Self {
         Self {
-            store,
             signer,
             retention_ms,
             formats,

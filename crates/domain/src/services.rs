@@ -93,7 +93,6 @@ impl Services {
             .map_err(DomainError::Internal)?;
         let formats: HashMap<&'static str, Arc<dyn CallbackFormat>> = formats.into_iter().collect();
         let events = TaskEvents::new(
-            store.clone(),
             signer.clone(),
             config.retention_ms(),
             Arc::new(formats),
@@ -291,7 +290,7 @@ impl TaskService {
             created_at: now_ms(),
         };
         let events = self.events.clone();
-        let callback = move |t: &TaskRecord| events.callback_for(t);
+        let callback = move |t: &mouthpiece_storage::TaskRecord| events.callback_for(t);
         let outcome = match self.store.insert_task(&new, limit, &callback).await {
             Ok(o) => o,
             Err(e) => {

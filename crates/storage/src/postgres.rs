@@ -33,7 +33,7 @@ impl PgStore {
     /// `postgres://user@host:port/db` URLs; migrates on open.
     pub async fn open_url(url: &str) -> Result<Self> {
         let opts = PgConnectOptions::from_str(url)?;
-        Self::connect(opts, 16).await
+        Self::connect(opts, 10).await
     }
 
     pub async fn connect(opts: PgConnectOptions, max_connections: u32) -> Result<Self> {
