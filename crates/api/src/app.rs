@@ -94,9 +94,10 @@ impl Server {
         let store = mouthpiece_storage::url::open_metadata(&settings.database_url())
             .await
             .with_context(|| "opening the metadata store".to_string())?;
-        let blobs = mouthpiece_storage::url::open_blobs(&settings.blob_url(), &settings.s3_config())
-            .await
-            .with_context(|| "opening the blob store".to_string())?;
+        let blobs =
+            mouthpiece_storage::url::open_blobs(&settings.blob_url(), &settings.s3_config())
+                .await
+                .with_context(|| "opening the blob store".to_string())?;
         // A worker-only node serves no HTTP; it still needs an address for
         // the download URLs in callbacks (set `public_url` to the API's).
         let listener = if serve_api {
@@ -121,20 +122,18 @@ impl Server {
             // No callback field in this API; the format only names it.
             (aimlapi::DIALECT, Arc::new(kling::KlingCallbacks)),
         ];
-        let services = Services::new(
-            settings.domain(addr)?,
-            store,
-            blobs,
-            formats,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let services = Services::new(settings.domain(addr)?, store, blobs, formats)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let state = AppState {
             services: services.clone(),
             analyzer: Arc::new(OnceLock::new()),
             max_request_bytes: usize::try_from(settings.max_request_mb.saturating_mul(1024 * 1024))
                 .unwrap_or(usize::MAX),
-            presign: settings.s3.presign_seconds.map(std::time::Duration::from_secs),
+            presign: settings
+                .s3
+                .presign_seconds
+                .map(std::time::Duration::from_secs),
         };
         let shutdown = CancellationToken::new();
         let mut handles = Vec::new();

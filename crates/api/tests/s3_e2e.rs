@@ -15,7 +15,6 @@ use s3s::service::S3ServiceBuilder;
 use serde_json::json;
 use std::time::Duration;
 
-
 async fn s3_server(root: &std::path::Path, bucket: &str) -> String {
     std::fs::create_dir_all(root.join(bucket)).unwrap();
     let fs = s3s_fs::FileSystem::new(root).unwrap();
@@ -55,13 +54,17 @@ async fn a_render_lands_in_s3_and_downloads_through_the_api_and_presigned() {
     let t = TestServer::start(|s| use_s3(s, &endpoint)).await;
     let acct = t.account("s3", None).await;
     let key = acct.api_key.as_str();
-    let body = json!({"image": b64(&sample("obama.jpg")), "sound_file": b64(&short_speech(t.dir.path()))});
+    let body =
+        json!({"image": b64(&sample("obama.jpg")), "sound_file": b64(&short_speech(t.dir.path()))});
     let (status, v) = t.create(key, &body).await;
     assert_eq!(status, 200, "{v}");
     let id = v["data"]["task_id"].as_str().unwrap().to_string();
     let done = t.wait_done(key, &id, Duration::from_secs(120)).await;
     assert_eq!(done["task_status"], "succeed", "{done}");
-    let url = done["task_result"]["videos"][0]["url"].as_str().unwrap().to_string();
+    let url = done["task_result"]["videos"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // The video is in the bucket, under the deployment's prefix.
     let bucket = S3BlobStore::new(&S3Config {
@@ -82,7 +85,14 @@ async fn a_render_lands_in_s3_and_downloads_through_the_api_and_presigned() {
     // Through the API node: the same bytes, with ranges.
     let probe = download_mp4(t.dir.path(), &url, 720).await;
     assert!(probe["format"]["duration"].as_str().is_some());
-    let via_api = client().get(&url).send().await.unwrap().bytes().await.unwrap();
+    let via_api = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(via_api, stored);
     let part = client()
         .get(&url)

@@ -49,7 +49,6 @@ enum Command {
     Account(account::AccountArgs),
     /// Copy every blob from one store to another (idempotent).
     MigrateStore(migrate_store::MigrateStoreArgs),
-
 }
 
 #[derive(clap::Args)]
@@ -127,7 +126,10 @@ struct TimelineArgs {
 
 fn main() {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_) | Command::Worker(_)));
+    init_logging(matches!(
+        cli.command,
+        Command::Serve(_) | Command::Worker(_)
+    ));
     let result = match cli.command {
         Command::Render(a) => render(a),
         Command::Timeline(a) => timeline(a),

@@ -188,14 +188,16 @@ fn tiny_speech(dir: &Path) -> PathBuf {
     };
     let mut w = hound::WavWriter::create(&p, spec).expect("wav");
     for i in 0..16_400usize {
-        w.write_sample(((i * 7919) % 400) as i16 - 200).expect("sample");
+        w.write_sample(((i * 7919) % 400) as i16 - 200)
+            .expect("sample");
     }
     w.finalize().expect("finalize");
     p
 }
 
 fn body(dir: &Path) -> Value {
-    let b64 = |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
+    let b64 =
+        |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
     json!({"image": b64(&sample("obama.jpg")), "sound_file": b64(&tiny_speech(dir))})
 }
 
@@ -241,10 +243,14 @@ fn fifty_tasks_survive_a_worker_killed_mid_render_on_postgres() {
         if let Some(id) = held {
             // Let the render get going, then kill if the lease is still held.
             std::thread::sleep(Duration::from_millis(200));
-            let still = rt.block_on(store.task(&id)).ok().flatten().is_some_and(|t| {
-                t.state == TaskState::Processing
-                    && t.lease_owner.as_deref().unwrap_or("").contains(&marker)
-            });
+            let still = rt
+                .block_on(store.task(&id))
+                .ok()
+                .flatten()
+                .is_some_and(|t| {
+                    t.state == TaskState::Processing
+                        && t.lease_owner.as_deref().unwrap_or("").contains(&marker)
+                });
             if still {
                 break id;
             }
@@ -281,7 +287,10 @@ fn fifty_tasks_survive_a_worker_killed_mid_render_on_postgres() {
         assert_eq!(t.state, TaskState::Succeed, "{} {:?}", t.id, t.status_msg);
     }
     let victim = records.iter().find(|t| t.id == victim_task).unwrap();
-    assert_eq!(victim.attempts, 2, "the killed worker's task was taken over");
+    assert_eq!(
+        victim.attempts, 2,
+        "the killed worker's task was taken over"
+    );
 
     // Rendered to completion exactly once: one `task done` per task across
     // both workers' logs (the killed one's included).
@@ -449,18 +458,34 @@ fn migrate_store_copies_every_blob_once_and_can_run_again() {
     let run = |a: Vec<String>| {
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         let out = mouthpiece(&refs);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let first = run(args(&from, &to));
-    assert!(first.contains("3 blobs: 3 copied, 0 already present"), "{first}");
+    assert!(
+        first.contains("3 blobs: 3 copied, 0 already present"),
+        "{first}"
+    );
     assert_eq!(
         std::fs::read(to.join("tasks/2/a2/video.mp4")).unwrap(),
         b"video-two"
     );
     let again = run(args(&from, &to));
-    assert!(again.contains("3 blobs: 0 copied, 3 already present"), "{again}");
-    let bad = mouthpiece(&["migrate-store", "--from", "ftp://x", "--to", "file:///tmp/y"]);
+    assert!(
+        again.contains("3 blobs: 0 copied, 3 already present"),
+        "{again}"
+    );
+    let bad = mouthpiece(&[
+        "migrate-store",
+        "--from",
+        "ftp://x",
+        "--to",
+        "file:///tmp/y",
+    ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unsupported blob store URL"));
 }

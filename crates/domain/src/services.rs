@@ -92,11 +92,7 @@ impl Services {
         let fetcher = Outbound::new(config.network.clone(), &config.http, true)
             .map_err(DomainError::Internal)?;
         let formats: HashMap<&'static str, Arc<dyn CallbackFormat>> = formats.into_iter().collect();
-        let events = TaskEvents::new(
-            signer.clone(),
-            config.retention_ms(),
-            Arc::new(formats),
-        );
+        let events = TaskEvents::new(signer.clone(), config.retention_ms(), Arc::new(formats));
         let work_available = Arc::new(Notify::new());
         Ok(Self {
             accounts: AccountService::new(store.clone(), config.clock_skew_s),

@@ -64,11 +64,15 @@ pub async fn limits_duplicates_and_isolation(s: &dyn MetadataStore) {
         InsertOutcome::Inserted
     );
     assert_eq!(
-        s.insert_task(&task("4", "a", None, 4), 2, NONE).await.unwrap(),
+        s.insert_task(&task("4", "a", None, 4), 2, NONE)
+            .await
+            .unwrap(),
         InsertOutcome::Inserted
     );
     assert_eq!(
-        s.insert_task(&task("5", "a", None, 5), 2, NONE).await.unwrap(),
+        s.insert_task(&task("5", "a", None, 5), 2, NONE)
+            .await
+            .unwrap(),
         InsertOutcome::LimitReached
     );
     assert_eq!(s.task_for_account("a", "x").await.unwrap().unwrap().id, "1");
@@ -86,16 +90,36 @@ pub async fn limits_duplicates_and_isolation(s: &dyn MetadataStore) {
 
 pub async fn queue_claims_each_task_once_and_recovers_expired_leases(s: &dyn MetadataStore) {
     s.create_account(&account("a")).await.unwrap();
-    s.insert_task(&task("1", "a", None, 1), 10, NONE).await.unwrap();
-    s.insert_task(&task("2", "a", None, 2), 10, NONE).await.unwrap();
-    let t1 = s.claim_task("w1", 100, 200, 2, NONE).await.unwrap().unwrap();
-    let t2 = s.claim_task("w2", 100, 200, 2, NONE).await.unwrap().unwrap();
+    s.insert_task(&task("1", "a", None, 1), 10, NONE)
+        .await
+        .unwrap();
+    s.insert_task(&task("2", "a", None, 2), 10, NONE)
+        .await
+        .unwrap();
+    let t1 = s
+        .claim_task("w1", 100, 200, 2, NONE)
+        .await
+        .unwrap()
+        .unwrap();
+    let t2 = s
+        .claim_task("w2", 100, 200, 2, NONE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((t1.id.as_str(), t2.id.as_str()), ("1", "2"));
-    assert!(s.claim_task("w3", 150, 250, 2, NONE).await.unwrap().is_none());
+    assert!(s
+        .claim_task("w3", 150, 250, 2, NONE)
+        .await
+        .unwrap()
+        .is_none());
     assert!(s.renew_lease("1", "w1", 1000, 40, 150).await.unwrap());
     assert!(!s.renew_lease("1", "w2", 300, 40, 150).await.unwrap());
     // w2 dies: its lease expires and another worker takes the task over.
-    let again = s.claim_task("w3", 250, 400, 2, NONE).await.unwrap().unwrap();
+    let again = s
+        .claim_task("w3", 250, 400, 2, NONE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((again.id.as_str(), again.attempts), ("2", 2));
     assert!(s
         .finish_task(
@@ -111,7 +135,11 @@ pub async fn queue_claims_each_task_once_and_recovers_expired_leases(s: &dyn Met
         .unwrap()
         .is_none());
     // w3 dies too: no attempts left, so the task fails with a reason.
-    assert!(s.claim_task("w4", 500, 600, 2, NONE).await.unwrap().is_none());
+    assert!(s
+        .claim_task("w4", 500, 600, 2, NONE)
+        .await
+        .unwrap()
+        .is_none());
     let failed = s
         .fail_exhausted(500, 2, "rendering failed after", NONE)
         .await
@@ -213,11 +241,17 @@ async fn outbox(s: &dyn MetadataStore) -> Vec<String> {
 pub async fn state_changes_and_their_callbacks_commit_together(s: &dyn MetadataStore) {
     let cb: CallbackFor<'_> = &callback_of;
     s.create_account(&account("a")).await.unwrap();
-    s.insert_task(&task("1", "a", None, 1), 10, cb).await.unwrap();
-    s.insert_task(&task("2", "a", None, 2), 10, cb).await.unwrap();
+    s.insert_task(&task("1", "a", None, 1), 10, cb)
+        .await
+        .unwrap();
+    s.insert_task(&task("2", "a", None, 2), 10, cb)
+        .await
+        .unwrap();
     // Limit reached: neither task nor callback.
     assert_eq!(
-        s.insert_task(&task("3", "a", None, 3), 2, cb).await.unwrap(),
+        s.insert_task(&task("3", "a", None, 3), 2, cb)
+            .await
+            .unwrap(),
         InsertOutcome::LimitReached
     );
     assert_eq!(outbox(s).await, ["1:submitted", "2:submitted"]);

@@ -15,15 +15,15 @@
 //! Records here are plain data: the domain owns validation and meaning.
 
 pub mod blob;
+#[cfg(test)]
+mod contract;
 pub mod error;
 pub mod fs;
 pub mod metadata;
-pub mod records;
 pub mod postgres;
+pub mod records;
 pub mod s3;
 pub mod sqlite;
-#[cfg(test)]
-mod contract;
 pub mod testing;
 pub mod url;
 

@@ -499,10 +499,11 @@ impl MetadataStore for PgStore {
     async fn tasks_created_before(&self, before: Millis, limit: u32) -> Result<Vec<TaskRecord>> {
         // Finished tasks keep no lease: the lease column holds the janitor's
         // claim, so each row goes to one node and returns if that node dies.
-        let now = sqlx::query("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT AS now")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get::<i64, _>("now")?;
+        let now =
+            sqlx::query("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT AS now")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get::<i64, _>("now")?;
         let rows = sqlx::query(&format!(
             "UPDATE tasks SET lease_expires_at = $3
              WHERE id IN (
@@ -652,7 +653,6 @@ impl MetadataStore for PgStore {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,8 +694,7 @@ mod tests {
     async fn nodes_starting_together_migrate_once() {
         let admin = testing::admin_url();
         let url = testing::create_database(&admin).await.unwrap();
-        let opened =
-            futures::future::join_all((0..6).map(|_| PgStore::open_url(&url))).await;
+        let opened = futures::future::join_all((0..6).map(|_| PgStore::open_url(&url))).await;
         let stores: Vec<PgStore> = opened.into_iter().map(|s| s.unwrap()).collect();
         let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success")
             .fetch_one(&stores[0].pool)
@@ -717,9 +716,13 @@ mod tests {
         let (url, s) = store().await;
         s.create_account(&contract::account("a")).await.unwrap();
         for i in 0..200 {
-            s.insert_task(&contract::task(&format!("t{i:03}"), "a", None, i), 1000, NONE)
-                .await
-                .unwrap();
+            s.insert_task(
+                &contract::task(&format!("t{i:03}"), "a", None, i),
+                1000,
+                NONE,
+            )
+            .await
+            .unwrap();
         }
         let s = std::sync::Arc::new(s);
         let claimers = (0..8).map(|w| {

@@ -19,11 +19,7 @@ pub async fn create_database(admin_url: &str) -> Result<String> {
              (set MOUTHPIECE_TEST_POSTGRES): {e}"
         ))
     })?;
-    let name = format!(
-        "mp_t_{}_{}",
-        std::process::id(),
-        uuid_like(),
-    );
+    let name = format!("mp_t_{}_{}", std::process::id(), uuid_like(),);
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
         .await?;

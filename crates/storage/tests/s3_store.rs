@@ -72,7 +72,10 @@ async fn s3_blob_store_put_get_range_list_delete_and_presign() {
         &store.get("tasks/1/a1/video.mp4").await.unwrap()[..],
         b"0123456789"
     );
-    let range = store.read_range("tasks/1/a1/video.mp4", 3, 4).await.unwrap();
+    let range = store
+        .read_range("tasks/1/a1/video.mp4", 3, 4)
+        .await
+        .unwrap();
     assert_eq!(collect(range).await, b"3456");
     // The prefix is really used in the bucket (another deployment's view).
     let bare = S3BlobStore::new(&config(&endpoint, "media", "")).unwrap();
@@ -113,7 +116,10 @@ async fn s3_blob_store_put_get_range_list_delete_and_presign() {
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(&resp.bytes().await.unwrap()[..], b"0123456789");
     let unsigned = url.split('?').next().unwrap().to_string();
-    assert_eq!(reqwest::get(&unsigned).await.unwrap().status().as_u16(), 403);
+    assert_eq!(
+        reqwest::get(&unsigned).await.unwrap().status().as_u16(),
+        403
+    );
 
     store.delete_prefix("tasks/1").await.unwrap();
     store.delete("tasks/1/a1/video.mp4").await.unwrap(); // already gone: fine
