@@ -1,6 +1,7 @@
 //! The embedded metadata store: one SQLite file in WAL mode. Writes are
 //! serialised by SQLite; the queue claim is a single `UPDATE ... RETURNING`
-//! statement, so two workers never get the same task.
+//! statement, so two workers never get the same task. A state change and its
+//! callback row are written in one transaction.
 
 use crate::error::{Result, StorageError};
 use crate::metadata::{CallbackFor, InsertOutcome, MetadataStore};
