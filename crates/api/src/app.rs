@@ -16,8 +16,6 @@ use mouthpiece_domain::worker::spawn_workers;
 use mouthpiece_domain::Services;
 use mouthpiece_engine::face::FaceAnalyzer;
 use mouthpiece_engine::models::ModelPaths;
-use mouthpiece_storage::fs::FsBlobStore;
-use mouthpiece_storage::sqlite::SqliteStore;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use tokio::task::JoinHandle;
@@ -81,17 +79,44 @@ impl Server {
         settings: Settings,
         analyzer: Option<Arc<FaceAnalyzer>>,
     ) -> anyhow::Result<Self> {
+        Self::start_role(settings, analyzer, true).await
+    }
+
+    /// `serve_api: false` is a worker node: workers, callback dispatcher
+    /// and janitor on the shared stores, no HTTP listener.
+    pub async fn start_role(
+        settings: Settings,
+        analyzer: Option<Arc<FaceAnalyzer>>,
+        serve_api: bool,
+    ) -> anyhow::Result<Self> {
         settings.check()?;
         telemetry::install();
         prepare_data_dir(&settings)?;
-        let store = SqliteStore::open(&settings.database_path())
+        let store = mouthpiece_storage::url::open_metadata(&settings.database_url())
             .await
-            .with_context(|| format!("opening {}", settings.database_path().display()))?;
-        let blobs = FsBlobStore::open(settings.files_dir()).await?;
-        let listener = tokio::net::TcpListener::bind(&settings.listen)
-            .await
-            .with_context(|| format!("listening on {}", settings.listen))?;
-        let addr = listener.local_addr()?;
+            .with_context(|| "opening the metadata store".to_string())?;
+        let blobs =
+            mouthpiece_storage::url::open_blobs(&settings.blob_url(), &settings.s3_config())
+                .await
+                .with_context(|| "opening the blob store".to_string())?;
+        // A worker-only node serves no HTTP; it still needs an address for
+        // the download URLs in callbacks (set `public_url` to the API's).
+        let listener = if serve_api {
+            Some(
+                tokio::net::TcpListener::bind(&settings.listen)
+                    .await
+                    .with_context(|| format!("listening on {}", settings.listen))?,
+            )
+        } else {
+            None
+        };
+        let addr = match &listener {
+            Some(l) => l.local_addr()?,
+            None => settings
+                .listen
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        };
         let formats: Vec<(&'static str, Arc<dyn CallbackFormat>)> = vec![
             (kling::DIALECT, Arc::new(kling::KlingCallbacks)),
             (kie::DIALECT, Arc::new(kie::KieCallbacks)),
@@ -99,33 +124,34 @@ impl Server {
             (aimlapi::DIALECT, Arc::new(kling::KlingCallbacks)),
             (useapi::DIALECT, Arc::new(useapi::UseapiCallbacks)),
         ];
-        let services = Services::new(
-            settings.domain(addr)?,
-            Arc::new(store),
-            Arc::new(blobs),
-            formats,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let services = Services::new(settings.domain(addr)?, store, blobs, formats)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let state = AppState {
             services: services.clone(),
             analyzer: Arc::new(OnceLock::new()),
             max_request_bytes: usize::try_from(settings.max_request_mb.saturating_mul(1024 * 1024))
                 .unwrap_or(usize::MAX),
+            presign: settings
+                .s3
+                .presign_seconds
+                .map(std::time::Duration::from_secs),
         };
         let shutdown = CancellationToken::new();
         let mut handles = Vec::new();
 
-        let app = router(state.clone());
-        let stop = shutdown.clone();
-        handles.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        }));
+        if let Some(listener) = listener {
+            let app = router(state.clone());
+            let stop = shutdown.clone();
+            handles.push(tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the HTTP server stopped");
+                }
+            }));
+        }
 
         let dispatcher = Dispatcher::new(
             services.store.clone(),
@@ -176,7 +202,7 @@ impl Server {
         if settings.workers.enabled {
             server.start_workers();
         }
-        tracing::info!(%addr, data_dir = %settings.data_dir.display(), workers = settings.workers.enabled, "mouthpiece is serving");
+        tracing::info!(%addr, api = serve_api, data_dir = %settings.data_dir.display(), workers = settings.workers.enabled, "mouthpiece is serving");
         Ok(server)
     }
 

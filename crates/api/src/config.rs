@@ -20,6 +20,13 @@ pub struct Settings {
     pub listen: String,
     /// SQLite database and stored files live here; created on first start.
     pub data_dir: PathBuf,
+    /// Metadata store: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    /// Default: the SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Blob store: `file://PATH` or `s3://BUCKET/PREFIX` (see `[s3]`).
+    /// Default: `data_dir/files`.
+    pub blob_url: Option<String>,
+    pub s3: S3Settings,
     /// Base of the download URLs handed out; `http://<listen>` when unset.
     pub public_url: Option<String>,
     /// Days results and TTS audio are kept before the janitor deletes them.
@@ -33,6 +40,36 @@ pub struct Settings {
     pub workers: WorkerSettings,
     pub network: NetworkSettings,
     pub callbacks: CallbackSettings,
+}
+
+/// Where an `s3://` blob store lives and how to sign for it. Unset fields
+/// fall back to the `AWS_*` environment variables.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Settings {
+    /// `http://minio:9000` for self-hosted S3; AWS when unset.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Path-style requests (most non-AWS servers need them).
+    pub path_style: bool,
+    /// When set, file downloads redirect to presigned S3 URLs valid this long
+    /// instead of streaming through the API node.
+    pub presign_seconds: Option<u64>,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            path_style: true,
+            presign_seconds: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,6 +123,9 @@ impl Default for Settings {
         Self {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./mouthpiece-data"),
+            database_url: None,
+            blob_url: None,
+            s3: S3Settings::default(),
             public_url: None,
             retention_days: 30.0,
             janitor_interval_seconds: 3600,
@@ -149,6 +189,9 @@ impl Default for CallbackSettings {
 const KEYS: &[&str] = &[
     "listen",
     "data_dir",
+    "database_url",
+    "blob_url",
+    "s3",
     "public_url",
     "retention_days",
     "janitor_interval_seconds",
@@ -221,6 +264,31 @@ impl Settings {
 
     pub fn files_dir(&self) -> PathBuf {
         self.data_dir.join("files")
+    }
+
+    /// The metadata store's URL (the SQLite file in `data_dir` by default).
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.database_path().display()))
+    }
+
+    /// The blob store's URL (`data_dir/files` by default).
+    pub fn blob_url(&self) -> String {
+        self.blob_url
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", self.files_dir().display()))
+    }
+
+    pub fn s3_config(&self) -> mouthpiece_storage::s3::S3Config {
+        mouthpiece_storage::s3::S3Config {
+            endpoint: self.s3.endpoint.clone(),
+            region: self.s3.region.clone(),
+            access_key_id: self.s3.access_key_id.clone(),
+            secret_access_key: self.s3.secret_access_key.clone(),
+            path_style: self.s3.path_style,
+            ..Default::default()
+        }
     }
 
     /// The domain's settings, given the address actually bound.

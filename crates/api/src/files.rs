@@ -95,6 +95,20 @@ pub async fn download(
         return plain(StatusCode::FORBIDDEN, "this URL is invalid or has expired");
     }
     let blobs = &state.services.blobs;
+    if let Some(valid) = state.presign {
+        match blobs.presigned_url(&key, valid).await {
+            Ok(Some(url)) => {
+                if let Ok(v) = HeaderValue::from_str(&url) {
+                    let mut r = Response::new(Body::empty());
+                    *r.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+                    r.headers_mut().insert(header::LOCATION, v);
+                    return r;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "presigning failed; serving the file directly"),
+        }
+    }
     let size = match blobs.size(&key).await {
         Ok(Some(s)) => s,
         Ok(None) => return plain(StatusCode::NOT_FOUND, "the file no longer exists"),

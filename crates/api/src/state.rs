@@ -9,4 +9,7 @@ pub struct AppState {
     /// Set once the face models are loaded (readiness).
     pub analyzer: Arc<OnceLock<Arc<FaceAnalyzer>>>,
     pub max_request_bytes: usize,
+    /// Downloads redirect to presigned blob-store URLs valid this long,
+    /// when the blob store can sign them.
+    pub presign: Option<std::time::Duration>,
 }

@@ -718,7 +718,7 @@ async fn a_task_abandoned_by_its_worker_is_reclaimed_after_the_lease() {
         .server
         .services
         .store
-        .claim_task("ghost-worker", now, now + 1000, 3)
+        .claim_task("ghost-worker", now, now + 1000, 3, &|_| None)
         .await
         .unwrap()
         .unwrap();

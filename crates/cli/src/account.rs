@@ -3,9 +3,7 @@
 
 use anyhow::Result;
 use mouthpiece_domain::{AccountService, NewAccountRequest};
-use mouthpiece_storage::sqlite::SqliteStore;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct AccountArgs {
@@ -47,8 +45,8 @@ pub fn run(a: AccountArgs) -> Result<()> {
         .build()?;
     rt.block_on(async move {
         mouthpiece_api::app::prepare_data_dir(&settings)?;
-        let store = SqliteStore::open(&settings.database_path()).await?;
-        let accounts = AccountService::new(Arc::new(store), settings.auth.clock_skew_seconds);
+        let store = mouthpiece_storage::url::open_metadata(&settings.database_url()).await?;
+        let accounts = AccountService::new(store, settings.auth.clock_skew_seconds);
         match a.command {
             AccountCommand::Create {
                 name,

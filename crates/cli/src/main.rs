@@ -3,6 +3,7 @@
 mod account;
 mod bench;
 mod lipsync_bench;
+mod migrate_store;
 mod progress;
 mod quality;
 mod serve;
@@ -42,8 +43,12 @@ enum Command {
     BenchLipsync(lipsync_bench::LipsyncBenchArgs),
     /// Run the Kling-compatible avatar API (queue, workers, callbacks) in one process.
     Serve(serve::ServeArgs),
+    /// Run render workers only, on the shared database and blob store.
+    Worker(serve::WorkerArgs),
     /// Create or list API accounts and their credentials.
     Account(account::AccountArgs),
+    /// Copy every blob from one store to another (idempotent).
+    MigrateStore(migrate_store::MigrateStoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -121,7 +126,10 @@ struct TimelineArgs {
 
 fn main() {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    init_logging(matches!(
+        cli.command,
+        Command::Serve(_) | Command::Worker(_)
+    ));
     let result = match cli.command {
         Command::Render(a) => render(a),
         Command::Timeline(a) => timeline(a),
@@ -129,7 +137,9 @@ fn main() {
         Command::Quality(a) => quality::run(a),
         Command::BenchLipsync(a) => lipsync_bench::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Worker(a) => serve::run_worker(a),
         Command::Account(a) => account::run(a),
+        Command::MigrateStore(a) => migrate_store::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,5 +1,6 @@
 //! `mouthpiece serve`: the Kling-compatible API with its queue, workers,
-//! callbacks and janitor in one process.
+//! callbacks and janitor in one process (`--no-workers`: API only), and
+//! `mouthpiece worker`: render workers only, on shared stores.
 
 use anyhow::Result;
 use mouthpiece_api::{Server, Settings};
@@ -22,6 +23,19 @@ pub struct ServeArgs {
     /// Serve the API without render workers (tasks wait in the queue).
     #[arg(long)]
     pub no_workers: bool,
+}
+
+#[derive(clap::Args)]
+pub struct WorkerArgs {
+    /// TOML settings file (default: $MOUTHPIECE_CONFIG, else ./mouthpiece.toml when present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Scratch space (and the SQLite file when no `database_url` is set).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Renders at once in this process.
+    #[arg(long)]
+    pub workers: Option<usize>,
 }
 
 /// Settings from the file and environment, then these flags.
@@ -51,6 +65,25 @@ pub fn run(a: ServeArgs) -> Result<()> {
     rt.block_on(async move {
         let server = Server::start(s, None).await?;
         println!("mouthpiece: listening on {}", server.url());
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+pub fn run_worker(a: WorkerArgs) -> Result<()> {
+    let mut s = settings(a.config.as_deref(), a.data_dir)?;
+    if let Some(n) = a.workers {
+        s.workers.concurrency = n;
+    }
+    s.workers.enabled = true;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let server = Server::start_role(s, None, false).await?;
+        println!("mouthpiece: worker started");
         wait_for_signal().await;
         tracing::info!("shutting down");
         server.shutdown().await;

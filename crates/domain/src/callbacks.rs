@@ -73,10 +73,10 @@ pub fn backoff(config: &CallbackConfig, attempts: u32) -> Duration {
         .min(config.max_backoff)
 }
 
-/// Turns status changes into outbox rows.
+/// Turns status changes into outbox rows (written by the store in the
+/// transaction of the change).
 #[derive(Clone)]
 pub struct TaskEvents {
-    store: Arc<dyn MetadataStore>,
     signer: UrlSigner,
     retention_ms: i64,
     pub(crate) formats: Arc<HashMap<&'static str, Arc<dyn CallbackFormat>>>,
@@ -85,13 +85,11 @@ pub struct TaskEvents {
 
 impl TaskEvents {
     pub fn new(
-        store: Arc<dyn MetadataStore>,
         signer: UrlSigner,
         retention_ms: i64,
         formats: Arc<HashMap<&'static str, Arc<dyn CallbackFormat>>>,
     ) -> Self {
         Self {
-            store,
             signer,
             retention_ms,
             formats,
@@ -99,31 +97,34 @@ impl TaskEvents {
         }
     }
 
-    /// Queues a callback for the task's current state, when it has a URL.
-    /// A failure here is logged: the task itself is already safe.
-    pub async fn status_changed(&self, record: &TaskRecord) {
-        let Some(url) = record.callback_url.as_deref() else {
-            return;
-        };
+    /// The callback row for the task's current state, when it has a URL
+    /// and its dialect reports this state. Stores write it in the same
+    /// transaction as the state change (see `CallbackFor`).
+    pub fn callback_for(&self, record: &TaskRecord) -> Option<NewCallback> {
+        let url = record.callback_url.as_deref()?;
         let task = Task::from_record(record, &self.signer, self.retention_ms);
         let Some(format) = self.formats.get(task.dialect.as_str()) else {
             tracing::warn!(task_id = %task.id, dialect = %task.dialect, "no callback format for this dialect");
-            return;
+            return None;
         };
         if !format.reports(task.status) {
-            return;
+            return None;
         }
-        let callback = NewCallback {
+        Some(NewCallback {
             message_id: format!("msg_{}", ids::uuid().replace('-', "")),
             task_id: task.id.clone(),
             account_id: task.account_id.clone(),
             url: url.to_string(),
             body: format.callback_body(&task),
             created_at: now_ms(),
-        };
-        match self.store.enqueue_callback(&callback).await {
-            Ok(()) => self.wake.notify_one(),
-            Err(e) => tracing::error!(task_id = %task.id, error = %e, "could not queue a callback"),
+        })
+    }
+
+    /// Wakes this node's dispatcher after rows were queued (other nodes
+    /// find them on their next poll).
+    pub fn queued(&self, record: &TaskRecord) {
+        if record.callback_url.is_some() {
+            self.wake.notify_one();
         }
     }
 }

@@ -96,12 +96,7 @@ impl Services {
         let fetcher = Outbound::new(config.network.clone(), &config.http, true)
             .map_err(DomainError::Internal)?;
         let formats: HashMap<&'static str, Arc<dyn CallbackFormat>> = formats.into_iter().collect();
-        let events = TaskEvents::new(
-            store.clone(),
-            signer.clone(),
-            config.retention_ms(),
-            Arc::new(formats),
-        );
+        let events = TaskEvents::new(signer.clone(), config.retention_ms(), Arc::new(formats));
         let work_available = Arc::new(Notify::new());
         Ok(Self {
             accounts: AccountService::new(store.clone(), config.clock_skew_s),
@@ -344,7 +339,9 @@ impl TaskService {
             callback_url: req.callback_url.as_ref().map(|c| c.url().to_string()),
             created_at: now_ms(),
         };
-        let outcome = match self.store.insert_task(&new, limit).await {
+        let events = self.events.clone();
+        let callback = move |t: &mouthpiece_storage::TaskRecord| events.callback_for(t);
+        let outcome = match self.store.insert_task(&new, limit, &callback).await {
             Ok(o) => o,
             Err(e) => {
                 cleanup().await;
@@ -373,7 +370,7 @@ impl TaskService {
             .task(&id)
             .await?
             .ok_or_else(|| DomainError::Internal("the task vanished after insert".into()))?;
-        self.events.status_changed(&record).await;
+        self.events.queued(&record);
         self.work_available.notify_one();
         tracing::info!(task_id = %id, account_id = %account.id, "task submitted");
         Ok(self.view(&record))
@@ -403,7 +400,12 @@ impl TaskService {
         let task = self.get(account, id).await?;
         match self.store.cancel_task(&task.id, message, now_ms()).await? {
             Some(r) => {
-                self.events.status_changed(&r).await;
+                // Not in the cancel's transaction: a crash here loses this
+                // one notification, which the task's state still shows.
+                if let Some(cb) = self.events.callback_for(&r) {
+                    self.store.enqueue_callback(&cb).await?;
+                    self.events.queued(&r);
+                }
                 Ok(self.view(&r))
             }
             None => self.get(account, &task.id).await,

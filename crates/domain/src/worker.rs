@@ -160,10 +160,25 @@ impl Worker {
             }
             self.fail_exhausted().await;
             let now = now_ms();
+            // Only the first claim is a status change (submitted -> processing).
+            let events = &self.services.events;
+            let callback = |t: &TaskRecord| {
+                if t.attempts == 1 {
+                    events.callback_for(t)
+                } else {
+                    None
+                }
+            };
             match self
                 .services
                 .store
-                .claim_task(&self.id, now, now + self.lease_ms(), cfg.max_attempts)
+                .claim_task(
+                    &self.id,
+                    now,
+                    now + self.lease_ms(),
+                    cfg.max_attempts,
+                    &callback,
+                )
                 .await
             {
                 Ok(Some(task)) => {
@@ -188,7 +203,9 @@ impl Worker {
         match self
             .services
             .store
-            .fail_exhausted(now_ms(), max, "rendering failed after")
+            .fail_exhausted(now_ms(), max, "rendering failed after", &|t| {
+                self.services.events.callback_for(t)
+            })
             .await
         {
             Ok(failed) => {
@@ -196,7 +213,7 @@ impl Worker {
                     tracing::warn!(task_id = %t.id, attempts = t.attempts, "task failed: attempts exhausted");
                     metrics::counter!("mouthpiece_tasks_finished_total", "outcome" => "failed")
                         .increment(1);
-                    self.services.events.status_changed(&t).await;
+                    self.services.events.queued(&t);
                 }
             }
             Err(e) => tracing::error!(error = %e, "failing exhausted tasks failed"),
@@ -212,8 +229,7 @@ impl Worker {
         let started = Instant::now();
         tracing::info!(worker = %self.id, "task claimed");
         if task.attempts == 1 {
-            // submitted -> processing
-            self.services.events.status_changed(&task).await;
+            self.services.events.queued(&task);
         }
         let outcome = match serde_json::from_str::<TaskSpec>(&task.spec) {
             Ok(spec) => self.render(&task, &spec, shutdown).await,
@@ -254,10 +270,20 @@ impl Worker {
             TaskFinish::Failed { .. } => "failed",
             TaskFinish::Retry { .. } => "retry",
         };
+        // A retry is no status change for the client: no callback.
+        let events = &self.services.events;
+        let retry = matches!(finish, TaskFinish::Retry { .. });
+        let callback = |t: &TaskRecord| {
+            if retry {
+                None
+            } else {
+                events.callback_for(t)
+            }
+        };
         match self
             .services
             .store
-            .finish_task(&task.id, &self.id, &finish, now)
+            .finish_task(&task.id, &self.id, &finish, now, &callback)
             .await
         {
             Ok(Some(updated)) => {
@@ -266,7 +292,7 @@ impl Worker {
                     .record(secs);
                 if !matches!(finish, TaskFinish::Retry { .. }) {
                     metrics::counter!("mouthpiece_tasks_finished_total", "outcome" => outcome_label).increment(1);
-                    self.services.events.status_changed(&updated).await;
+                    self.services.events.queued(&updated);
                 }
                 match &finish {
                     TaskFinish::Failed { message } => tracing::warn!(%message, "task failed"),
@@ -379,11 +405,13 @@ impl Worker {
         };
         progress.at_least(97);
         let upload = async {
-            let key = format!("tasks/{}/video.mp4", task.id);
+            // One folder per attempt: a worker that lost its lease but still
+            // uploads never overwrites the output of the one that took over.
+            let key = format!("tasks/{}/a{}/video.mp4", task.id, task.attempts);
             blobs.put_file(&key, &video).await?;
             let watermark_key = match &marked {
                 Some(path) => {
-                    let k = format!("tasks/{}/video-watermark.mp4", task.id);
+                    let k = format!("tasks/{}/a{}/video-watermark.mp4", task.id, task.attempts);
                     blobs.put_file(&k, path).await?;
                     Some(k)
                 }

@@ -3,6 +3,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use std::path::Path;
+use std::time::Duration;
 
 /// A stream of file bytes.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
@@ -24,6 +25,13 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Absent keys are not an error.
     async fn delete(&self, key: &str) -> Result<()>;
     async fn delete_prefix(&self, prefix: &str) -> Result<()>;
+    /// Every key, or those under `prefix` (a folder), in no set order.
+    async fn list(&self, prefix: Option<&str>) -> Result<Vec<String>>;
+    /// A time-limited URL that fetches the blob straight from the store,
+    /// when the store can sign one (object stores); `None` otherwise.
+    async fn presigned_url(&self, _key: &str, _expires_in: Duration) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Refuses keys that could escape the store's root.

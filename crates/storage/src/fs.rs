@@ -131,6 +131,39 @@ impl BlobStore for FsBlobStore {
         }
         Ok(())
     }
+
+    async fn list(&self, prefix: Option<&str>) -> Result<Vec<String>> {
+        let start = match prefix {
+            Some(p) => self.path(p.trim_end_matches('/'))?,
+            None => self.root.clone(),
+        };
+        let mut keys = Vec::new();
+        let mut dirs = vec![start];
+        while let Some(dir) = dirs.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                let path = entry.path();
+                if entry.file_type().await?.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let Ok(rel) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let key = rel.to_string_lossy().replace('\\', "/");
+                // Half-written files and anything that is not a valid key
+                // (left by other tools) are not blobs.
+                if !key.contains(".partial-") && validate_key(&key).is_ok() {
+                    keys.push(key);
+                }
+            }
+        }
+        Ok(keys)
+    }
 }
 
 #[cfg(test)]

@@ -7,20 +7,27 @@
 //! - [`BlobStore`]: files by key (put, get, ranged reads, delete).
 //!
 //! The embedded defaults are [`sqlite::SqliteStore`] (WAL mode, migrations
-//! under `migrations/sqlite`) and [`fs::FsBlobStore`]. A PostgreSQL store
-//! (claim with `FOR UPDATE SKIP LOCKED`) and an S3 blob store implement the
-//! same traits; nothing above this crate changes.
+//! under `migrations/sqlite`) and [`fs::FsBlobStore`]. For several nodes,
+//! [`postgres::PgStore`] (claim with `FOR UPDATE SKIP LOCKED`) and
+//! [`s3::S3BlobStore`] (any S3-compatible service, through `object_store`)
+//! implement the same traits; [`url`] picks one by URL.
 //!
 //! Records here are plain data: the domain owns validation and meaning.
 
 pub mod blob;
+#[cfg(test)]
+mod contract;
 pub mod error;
 pub mod fs;
 pub mod metadata;
+pub mod postgres;
 pub mod records;
+pub mod s3;
 pub mod sqlite;
+pub mod testing;
+pub mod url;
 
 pub use blob::{validate_key, BlobStore, ByteStream};
 pub use error::{Result, StorageError};
-pub use metadata::{InsertOutcome, MetadataStore};
+pub use metadata::{CallbackFor, InsertOutcome, MetadataStore};
 pub use records::*;

@@ -12,6 +12,11 @@ pub enum InsertOutcome {
     DuplicateExternalId,
 }
 
+/// Builds the callback row (if any) for a task's new state. Stores call it
+/// inside the transaction that changes the state, so a status change and
+/// its callback are committed together or not at all.
+pub type CallbackFor<'a> = &'a (dyn Fn(&TaskRecord) -> Option<NewCallback> + Send + Sync);
+
 /// Accounts, tasks and the durable queue, audio records and the callback
 /// outbox. Every method is one atomic step; implementations must make
 /// `insert_task` (count + insert) and `claim_task` safe against concurrent
@@ -32,8 +37,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn add_api_key(&self, account_id: &str, hash: &str, created_at: Millis) -> Result<()>;
 
     /// Inserts when the account has fewer than `max_active` unfinished tasks
-    /// and the external id is free, atomically.
-    async fn insert_task(&self, task: &NewTask, max_active: u32) -> Result<InsertOutcome>;
+    /// and the external id is free, atomically, with its callback row.
+    async fn insert_task(
+        &self,
+        task: &NewTask,
+        max_active: u32,
+        callback: CallbackFor<'_>,
+    ) -> Result<InsertOutcome>;
     async fn task(&self, id: &str) -> Result<Option<TaskRecord>>;
     /// By task id first, then by external id; only the account's own tasks.
     async fn task_for_account(
@@ -54,13 +64,15 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Takes the oldest claimable task (submitted, or processing with an
     /// expired lease and fewer than `max_attempts` attempts), leases it to
-    /// `worker` until `lease_until` and counts the attempt.
+    /// `worker` until `lease_until` and counts the attempt; `callback` is
+    /// asked for a row in the same transaction.
     async fn claim_task(
         &self,
         worker: &str,
         now: Millis,
         lease_until: Millis,
         max_attempts: u32,
+        callback: CallbackFor<'_>,
     ) -> Result<Option<TaskRecord>>;
     /// Extends the lease and records progress; false when the lease was lost.
     async fn renew_lease(
@@ -71,27 +83,34 @@ pub trait MetadataStore: Send + Sync + 'static {
         progress: u8,
         now: Millis,
     ) -> Result<bool>;
-    /// Ends the worker's claim; `None` when the worker no longer holds it.
+    /// Ends the worker's claim; `None` when the worker no longer holds it
+    /// (then nothing is written). The callback row commits with the state.
     async fn finish_task(
         &self,
         task_id: &str,
         worker: &str,
         finish: &TaskFinish,
         now: Millis,
+        callback: CallbackFor<'_>,
     ) -> Result<Option<TaskRecord>>;
-    /// Fails the tasks whose lease expired after their last allowed attempt.
+    /// Fails the tasks whose lease expired after their last allowed attempt,
+    /// with their callback rows in the same transaction.
     async fn fail_exhausted(
         &self,
         now: Millis,
         max_attempts: u32,
         message_prefix: &str,
+        callback: CallbackFor<'_>,
     ) -> Result<Vec<TaskRecord>>;
-    /// Tasks created before `before`, for the janitor.
+    /// Finished tasks created before `before`, for the janitor. Stores shared
+    /// by several nodes hand each row to one janitor for a while (PostgreSQL:
+    /// `FOR UPDATE SKIP LOCKED` and a short claim), so sweeps do not collide.
     async fn tasks_created_before(&self, before: Millis, limit: u32) -> Result<Vec<TaskRecord>>;
     async fn delete_task(&self, id: &str) -> Result<()>;
 
     async fn insert_audio(&self, audio: &AudioRecord) -> Result<()>;
     async fn audio_for_account(&self, account_id: &str, id: &str) -> Result<Option<AudioRecord>>;
+    /// Expired audio, claimed like `tasks_created_before`.
     async fn audio_expired(&self, now: Millis, limit: u32) -> Result<Vec<AudioRecord>>;
     async fn delete_audio(&self, id: &str) -> Result<()>;
 

@@ -1,15 +1,16 @@
 //! The embedded metadata store: one SQLite file in WAL mode. Writes are
 //! serialised by SQLite; the queue claim is a single `UPDATE ... RETURNING`
-//! statement, so two workers never get the same task.
+//! statement, so two workers never get the same task. A state change and its
+//! callback row are written in one transaction.
 
 use crate::error::{Result, StorageError};
-use crate::metadata::{InsertOutcome, MetadataStore};
+use crate::metadata::{CallbackFor, InsertOutcome, MetadataStore};
 use crate::records::*;
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -158,6 +159,23 @@ fn avatar_from_row(row: &SqliteRow) -> Result<AvatarRecord> {
     })
 }
 
+/// Writes the callback row of a state change, in the caller's transaction.
+async fn insert_callback(conn: &mut SqliteConnection, c: &NewCallback) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO callbacks (message_id, task_id, account_id, url, body, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )
+    .bind(&c.message_id)
+    .bind(&c.task_id)
+    .bind(&c.account_id)
+    .bind(&c.url)
+    .bind(&c.body)
+    .bind(c.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -266,7 +284,13 @@ impl MetadataStore for SqliteStore {
         Ok(())
     }
 
-    async fn insert_task(&self, t: &NewTask, max_active: u32) -> Result<InsertOutcome> {
+    async fn insert_task(
+        &self,
+        t: &NewTask,
+        max_active: u32,
+        callback: CallbackFor<'_>,
+    ) -> Result<InsertOutcome> {
+        let mut tx = self.pool.begin().await?;
         // One statement: the count and the insert happen under the same
         // write lock, so two submissions cannot both take the last slot.
         let res = sqlx::query(
@@ -282,14 +306,23 @@ impl MetadataStore for SqliteStore {
         .bind(&t.callback_url)
         .bind(t.created_at)
         .bind(i64::from(max_active))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match res {
-            Ok(r) if r.rows_affected() == 1 => Ok(InsertOutcome::Inserted),
-            Ok(_) => Ok(InsertOutcome::LimitReached),
-            Err(e) if is_unique_violation(&e) => Ok(InsertOutcome::DuplicateExternalId),
-            Err(e) => Err(e.into()),
+            Ok(r) if r.rows_affected() == 1 => {}
+            Ok(_) => return Ok(InsertOutcome::LimitReached),
+            Err(e) if is_unique_violation(&e) => return Ok(InsertOutcome::DuplicateExternalId),
+            Err(e) => return Err(e.into()),
         }
+        let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))
+            .bind(&t.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if let Some(c) = callback(&task_from_row(&row)?) {
+            insert_callback(&mut tx, &c).await?;
+        }
+        tx.commit().await?;
+        Ok(InsertOutcome::Inserted)
     }
 
     async fn task(&self, id: &str) -> Result<Option<TaskRecord>> {
@@ -367,7 +400,9 @@ impl MetadataStore for SqliteStore {
         now: Millis,
         lease_until: Millis,
         max_attempts: u32,
+        callback: CallbackFor<'_>,
     ) -> Result<Option<TaskRecord>> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE tasks SET state = 'processing', lease_owner = ?1, lease_expires_at = ?2,
                  attempts = attempts + 1, progress = 0,
@@ -384,9 +419,14 @@ impl MetadataStore for SqliteStore {
         .bind(lease_until)
         .bind(now)
         .bind(i64::from(max_attempts))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(task_from_row).transpose()
+        let task = row.as_ref().map(task_from_row).transpose()?;
+        if let Some(c) = task.as_ref().and_then(callback) {
+            insert_callback(&mut tx, &c).await?;
+        }
+        tx.commit().await?;
+        Ok(task)
     }
 
     async fn renew_lease(
@@ -416,6 +456,7 @@ impl MetadataStore for SqliteStore {
         worker: &str,
         finish: &TaskFinish,
         now: Millis,
+        callback: CallbackFor<'_>,
     ) -> Result<Option<TaskRecord>> {
         let (set, text, time) = match finish {
             TaskFinish::Succeed { result } => (
@@ -444,8 +485,14 @@ impl MetadataStore for SqliteStore {
             .bind(worker)
             .bind(text)
             .bind(time);
-        let row = q.fetch_optional(&self.pool).await?;
-        row.as_ref().map(task_from_row).transpose()
+        let mut tx = self.pool.begin().await?;
+        let row = q.fetch_optional(&mut *tx).await?;
+        let task = row.as_ref().map(task_from_row).transpose()?;
+        if let Some(c) = task.as_ref().and_then(callback) {
+            insert_callback(&mut tx, &c).await?;
+        }
+        tx.commit().await?;
+        Ok(task)
     }
 
     async fn fail_exhausted(
@@ -453,7 +500,9 @@ impl MetadataStore for SqliteStore {
         now: Millis,
         max_attempts: u32,
         message_prefix: &str,
+        callback: CallbackFor<'_>,
     ) -> Result<Vec<TaskRecord>> {
+        let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(&format!(
             "UPDATE tasks SET state = 'failed',
                  status_msg = ?3 || ' ' || attempts || ' attempts: ' ||
@@ -465,9 +514,14 @@ impl MetadataStore for SqliteStore {
         .bind(now)
         .bind(i64::from(max_attempts))
         .bind(message_prefix)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        rows.iter().map(task_from_row).collect()
+        let tasks = rows.iter().map(task_from_row).collect::<Result<Vec<_>>>()?;
+        for c in tasks.iter().filter_map(callback) {
+            insert_callback(&mut tx, &c).await?;
+        }
+        tx.commit().await?;
+        Ok(tasks)
     }
 
     async fn tasks_created_before(&self, before: Millis, limit: u32) -> Result<Vec<TaskRecord>> {
@@ -540,19 +594,8 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn enqueue_callback(&self, c: &NewCallback) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO callbacks (message_id, task_id, account_id, url, body, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        )
-        .bind(&c.message_id)
-        .bind(&c.task_id)
-        .bind(&c.account_id)
-        .bind(&c.url)
-        .bind(&c.body)
-        .bind(c.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_callback(&mut conn, c).await
     }
 
     async fn due_callbacks(&self, now: Millis, limit: u32) -> Result<Vec<CallbackRecord>> {
@@ -772,33 +815,6 @@ mod tests {
         (dir, s)
     }
 
-    fn account(id: &str) -> NewAccount {
-        NewAccount {
-            account: AccountRecord {
-                id: id.into(),
-                name: id.into(),
-                access_key: format!("ak-{id}"),
-                secret_key: "sk".into(),
-                webhook_secret: None,
-                max_concurrent_tasks: None,
-                created_at: 1,
-            },
-            api_key_hash: format!("hash-{id}"),
-        }
-    }
-
-    fn task(id: &str, account: &str, ext: Option<&str>, at: Millis) -> NewTask {
-        NewTask {
-            id: id.into(),
-            account_id: account.into(),
-            external_task_id: ext.map(Into::into),
-            kind: "avatar".into(),
-            spec: "{}".into(),
-            callback_url: None,
-            created_at: at,
-        }
-    }
-
     #[tokio::test]
     async fn linked_accounts_avatars_task_links_and_cancel() {
         let (_d, s) = store().await;
@@ -868,154 +884,24 @@ mod tests {
     #[tokio::test]
     async fn limits_duplicates_and_isolation() {
         let (_d, s) = store().await;
-        s.create_account(&account("a")).await.unwrap();
-        s.create_account(&account("b")).await.unwrap();
-        assert_eq!(
-            s.account_by_api_key_hash("hash-a")
-                .await
-                .unwrap()
-                .unwrap()
-                .id,
-            "a"
-        );
-        assert_eq!(
-            s.insert_task(&task("1", "a", Some("x"), 1), 2)
-                .await
-                .unwrap(),
-            InsertOutcome::Inserted
-        );
-        assert_eq!(
-            s.insert_task(&task("2", "a", Some("x"), 2), 2)
-                .await
-                .unwrap(),
-            InsertOutcome::DuplicateExternalId
-        );
-        // The same external id is fine in another account.
-        assert_eq!(
-            s.insert_task(&task("3", "b", Some("x"), 3), 2)
-                .await
-                .unwrap(),
-            InsertOutcome::Inserted
-        );
-        assert_eq!(
-            s.insert_task(&task("4", "a", None, 4), 2).await.unwrap(),
-            InsertOutcome::Inserted
-        );
-        assert_eq!(
-            s.insert_task(&task("5", "a", None, 5), 2).await.unwrap(),
-            InsertOutcome::LimitReached
-        );
-        assert_eq!(s.task_for_account("a", "x").await.unwrap().unwrap().id, "1");
-        assert_eq!(s.task_for_account("b", "x").await.unwrap().unwrap().id, "3");
-        assert!(s.task_for_account("b", "1").await.unwrap().is_none());
-        let listed: Vec<_> = s
-            .list_tasks("a", "avatar", 0, 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
-        assert_eq!(listed, ["4", "1"]);
+        crate::contract::limits_duplicates_and_isolation(&s).await;
     }
 
     #[tokio::test]
     async fn queue_claims_each_task_once_and_recovers_expired_leases() {
         let (_d, s) = store().await;
-        s.create_account(&account("a")).await.unwrap();
-        s.insert_task(&task("1", "a", None, 1), 10).await.unwrap();
-        s.insert_task(&task("2", "a", None, 2), 10).await.unwrap();
-        let t1 = s.claim_task("w1", 100, 200, 2).await.unwrap().unwrap();
-        let t2 = s.claim_task("w2", 100, 200, 2).await.unwrap().unwrap();
-        assert_eq!((t1.id.as_str(), t2.id.as_str()), ("1", "2"));
-        assert!(s.claim_task("w3", 150, 250, 2).await.unwrap().is_none());
-        assert!(s.renew_lease("1", "w1", 1000, 40, 150).await.unwrap());
-        assert!(!s.renew_lease("1", "w2", 300, 40, 150).await.unwrap());
-        // w2 dies: its lease expires and another worker takes the task over.
-        let again = s.claim_task("w3", 250, 400, 2).await.unwrap().unwrap();
-        assert_eq!((again.id.as_str(), again.attempts), ("2", 2));
-        assert!(s
-            .finish_task(
-                "2",
-                "w2",
-                &TaskFinish::Failed {
-                    message: "x".into()
-                },
-                260
-            )
-            .await
-            .unwrap()
-            .is_none());
-        // w3 dies too: no attempts left, so the task fails with a reason.
-        assert!(s.claim_task("w4", 500, 600, 2).await.unwrap().is_none());
-        let failed = s
-            .fail_exhausted(500, 2, "rendering failed after")
-            .await
-            .unwrap();
-        assert_eq!(failed.len(), 1);
-        assert_eq!(failed[0].state, TaskState::Failed);
-        assert!(failed[0]
-            .status_msg
-            .as_deref()
-            .unwrap_or("")
-            .contains("2 attempts"));
-        let done = s
-            .finish_task(
-                "1",
-                "w1",
-                &TaskFinish::Succeed {
-                    result: "{}".into(),
-                },
-                510,
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((done.state, done.progress), (TaskState::Succeed, 100));
-        assert_eq!(s.queue_stats().await.unwrap(), QueueStats::default());
+        crate::contract::queue_claims_each_task_once_and_recovers_expired_leases(&s).await;
     }
 
     #[tokio::test]
     async fn callbacks_go_out_in_order_per_task() {
         let (_d, s) = store().await;
-        for (i, task) in [("m1", "t1"), ("m2", "t1"), ("m3", "t2")] {
-            s.enqueue_callback(&NewCallback {
-                message_id: i.into(),
-                task_id: task.into(),
-                account_id: "a".into(),
-                url: "http://x".into(),
-                body: "{}".into(),
-                created_at: 1,
-            })
-            .await
-            .unwrap();
-        }
-        let due: Vec<_> = s
-            .due_callbacks(10, 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| c.message_id)
-            .collect();
-        assert_eq!(due, ["m1", "m3"]);
-        let first = s.due_callbacks(10, 10).await.unwrap().remove(0);
-        s.callback_retry(first.id, 1, 100, "boom").await.unwrap();
-        // m2 waits behind m1's retry.
-        let due: Vec<_> = s
-            .due_callbacks(10, 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| c.message_id)
-            .collect();
-        assert_eq!(due, ["m3"]);
-        s.callback_delivered(first.id, 100).await.unwrap();
-        let due: Vec<_> = s
-            .due_callbacks(10, 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| c.message_id)
-            .collect();
-        assert_eq!(due, ["m2", "m3"]);
+        crate::contract::callbacks_go_out_in_order_per_task(&s).await;
+    }
+
+    #[tokio::test]
+    async fn state_changes_and_their_callbacks_commit_together() {
+        let (_d, s) = store().await;
+        crate::contract::state_changes_and_their_callbacks_commit_together(&s).await;
     }
 }

@@ -27,6 +27,47 @@ pub struct TestServer {
     pub server: Server,
     pub dir: tempfile::TempDir,
     pub url: String,
+    /// The server's own PostgreSQL database, dropped with it.
+    pub pg: Option<PgDatabase>,
+}
+
+/// Which metadata store this test binary runs on: the `*_pg` test targets
+/// compile the same tests as their SQLite twins, on PostgreSQL.
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME").ends_with("_pg")
+}
+
+/// A fresh PostgreSQL database for one server; dropped on drop. PostgreSQL
+/// is required: an unreachable server fails the test with the reason.
+pub struct PgDatabase {
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> Self {
+        let admin = mouthpiece_storage::testing::admin_url();
+        let url = mouthpiece_storage::testing::create_database(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self { url }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        // Drop runs inside the test's runtime: use a thread of its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let admin = mouthpiece_storage::testing::admin_url();
+                let _ = rt.block_on(mouthpiece_storage::testing::drop_database(&admin, &url));
+            }
+        })
+        .join();
+    }
 }
 
 /// Fast settings: a low frame rate (the checks here do not need real fps),
@@ -51,12 +92,35 @@ impl TestServer {
     pub async fn start(tweak: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = settings(dir.path());
+        let pg = if on_postgres() {
+            let db = PgDatabase::create().await;
+            s.database_url = Some(db.url.clone());
+            Some(db)
+        } else {
+            None
+        };
         tweak(&mut s);
         let server = Server::start(s, Some(analyzer()))
             .await
             .expect("server starts");
         let url = server.url();
-        Self { server, dir, url }
+        Self {
+            server,
+            dir,
+            url,
+            pg,
+        }
+    }
+
+    /// The metadata store's URL, for a second node on the same database.
+    pub fn server_database_url(&self) -> String {
+        match &self.pg {
+            Some(db) => db.url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.dir.path().join("data/mouthpiece.db").display()
+            ),
+        }
     }
 
     pub async fn account(&self, name: &str, concurrency: Option<u32>) -> CreatedAccount {

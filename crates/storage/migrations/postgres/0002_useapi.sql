@@ -6,7 +6,7 @@ CREATE TABLE linked_accounts (
     email         TEXT NOT NULL,
     -- SHA-256 (hex) of the password; the password itself is never stored.
     password_hash TEXT NOT NULL,
-    max_jobs      INTEGER NOT NULL,
+    max_jobs      BIGINT NOT NULL,
     created_at    BIGINT NOT NULL,
     PRIMARY KEY (account_id, email)
 );

@@ -1,0 +1,287 @@
+//! One contract, two stores: the same checks run on SQLite and PostgreSQL.
+
+use crate::metadata::{CallbackFor, InsertOutcome, MetadataStore};
+use crate::records::*;
+
+/// No callback rows.
+pub const NONE: CallbackFor<'static> = &|_| None;
+
+pub fn account(id: &str) -> NewAccount {
+    NewAccount {
+        account: AccountRecord {
+            id: id.into(),
+            name: id.into(),
+            access_key: format!("ak-{id}"),
+            secret_key: "sk".into(),
+            webhook_secret: None,
+            max_concurrent_tasks: None,
+            created_at: 1,
+        },
+        api_key_hash: format!("hash-{id}"),
+    }
+}
+
+pub fn task(id: &str, account: &str, ext: Option<&str>, at: Millis) -> NewTask {
+    NewTask {
+        id: id.into(),
+        account_id: account.into(),
+        external_task_id: ext.map(Into::into),
+        kind: "avatar".into(),
+        spec: "{}".into(),
+        callback_url: None,
+        created_at: at,
+    }
+}
+
+pub async fn limits_duplicates_and_isolation(s: &dyn MetadataStore) {
+    s.create_account(&account("a")).await.unwrap();
+    s.create_account(&account("b")).await.unwrap();
+    assert_eq!(
+        s.account_by_api_key_hash("hash-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "a"
+    );
+    assert_eq!(
+        s.insert_task(&task("1", "a", Some("x"), 1), 2, NONE)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        s.insert_task(&task("2", "a", Some("x"), 2), 2, NONE)
+            .await
+            .unwrap(),
+        InsertOutcome::DuplicateExternalId
+    );
+    // The same external id is fine in another account.
+    assert_eq!(
+        s.insert_task(&task("3", "b", Some("x"), 3), 2, NONE)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        s.insert_task(&task("4", "a", None, 4), 2, NONE)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        s.insert_task(&task("5", "a", None, 5), 2, NONE)
+            .await
+            .unwrap(),
+        InsertOutcome::LimitReached
+    );
+    assert_eq!(s.task_for_account("a", "x").await.unwrap().unwrap().id, "1");
+    assert_eq!(s.task_for_account("b", "x").await.unwrap().unwrap().id, "3");
+    assert!(s.task_for_account("b", "1").await.unwrap().is_none());
+    let listed: Vec<_> = s
+        .list_tasks("a", "avatar", 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, ["4", "1"]);
+}
+
+pub async fn queue_claims_each_task_once_and_recovers_expired_leases(s: &dyn MetadataStore) {
+    s.create_account(&account("a")).await.unwrap();
+    s.insert_task(&task("1", "a", None, 1), 10, NONE)
+        .await
+        .unwrap();
+    s.insert_task(&task("2", "a", None, 2), 10, NONE)
+        .await
+        .unwrap();
+    let t1 = s
+        .claim_task("w1", 100, 200, 2, NONE)
+        .await
+        .unwrap()
+        .unwrap();
+    let t2 = s
+        .claim_task("w2", 100, 200, 2, NONE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((t1.id.as_str(), t2.id.as_str()), ("1", "2"));
+    assert!(s
+        .claim_task("w3", 150, 250, 2, NONE)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s.renew_lease("1", "w1", 1000, 40, 150).await.unwrap());
+    assert!(!s.renew_lease("1", "w2", 300, 40, 150).await.unwrap());
+    // w2 dies: its lease expires and another worker takes the task over.
+    let again = s
+        .claim_task("w3", 250, 400, 2, NONE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id.as_str(), again.attempts), ("2", 2));
+    assert!(s
+        .finish_task(
+            "2",
+            "w2",
+            &TaskFinish::Failed {
+                message: "x".into()
+            },
+            260,
+            NONE
+        )
+        .await
+        .unwrap()
+        .is_none());
+    // w3 dies too: no attempts left, so the task fails with a reason.
+    assert!(s
+        .claim_task("w4", 500, 600, 2, NONE)
+        .await
+        .unwrap()
+        .is_none());
+    let failed = s
+        .fail_exhausted(500, 2, "rendering failed after", NONE)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].state, TaskState::Failed);
+    assert!(failed[0]
+        .status_msg
+        .as_deref()
+        .unwrap_or("")
+        .contains("2 attempts"));
+    let done = s
+        .finish_task(
+            "1",
+            "w1",
+            &TaskFinish::Succeed {
+                result: "{}".into(),
+            },
+            510,
+            NONE,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((done.state, done.progress), (TaskState::Succeed, 100));
+    assert_eq!(s.queue_stats().await.unwrap(), QueueStats::default());
+}
+
+pub async fn callbacks_go_out_in_order_per_task(s: &dyn MetadataStore) {
+    for (i, task) in [("m1", "t1"), ("m2", "t1"), ("m3", "t2")] {
+        s.enqueue_callback(&NewCallback {
+            message_id: i.into(),
+            task_id: task.into(),
+            account_id: "a".into(),
+            url: "http://x".into(),
+            body: "{}".into(),
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    }
+    let due: Vec<_> = s
+        .due_callbacks(10, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.message_id)
+        .collect();
+    assert_eq!(due, ["m1", "m3"]);
+    let first = s.due_callbacks(10, 10).await.unwrap().remove(0);
+    s.callback_retry(first.id, 1, 100, "boom").await.unwrap();
+    // m2 waits behind m1's retry.
+    let due: Vec<_> = s
+        .due_callbacks(10, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.message_id)
+        .collect();
+    assert_eq!(due, ["m3"]);
+    s.callback_delivered(first.id, 100).await.unwrap();
+    let due: Vec<_> = s
+        .due_callbacks(10, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.message_id)
+        .collect();
+    assert_eq!(due, ["m2", "m3"]);
+}
+
+fn callback_of(t: &TaskRecord) -> Option<NewCallback> {
+    Some(NewCallback {
+        message_id: format!("msg-{}-{}-{}", t.id, t.state.as_str(), t.attempts),
+        task_id: t.id.clone(),
+        account_id: t.account_id.clone(),
+        url: "http://x".into(),
+        body: t.state.as_str().into(),
+        created_at: t.updated_at,
+    })
+}
+
+async fn outbox(s: &dyn MetadataStore) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let due = s.due_callbacks(i64::MAX / 2, 100).await.unwrap();
+        if due.is_empty() {
+            return bodies;
+        }
+        for c in due {
+            bodies.push(format!("{}:{}", c.task_id, c.body));
+            s.callback_delivered(c.id, 1).await.unwrap();
+        }
+    }
+}
+
+/// The outbox row is written with the state change, and only when the
+/// change happened (a stale worker's finish writes nothing).
+pub async fn state_changes_and_their_callbacks_commit_together(s: &dyn MetadataStore) {
+    let cb: CallbackFor<'_> = &callback_of;
+    s.create_account(&account("a")).await.unwrap();
+    s.insert_task(&task("1", "a", None, 1), 10, cb)
+        .await
+        .unwrap();
+    s.insert_task(&task("2", "a", None, 2), 10, cb)
+        .await
+        .unwrap();
+    // Limit reached: neither task nor callback.
+    assert_eq!(
+        s.insert_task(&task("3", "a", None, 3), 2, cb)
+            .await
+            .unwrap(),
+        InsertOutcome::LimitReached
+    );
+    assert_eq!(outbox(s).await, ["1:submitted", "2:submitted"]);
+    let t1 = s.claim_task("w1", 100, 200, 3, cb).await.unwrap().unwrap();
+    assert_eq!(t1.id, "1");
+    assert_eq!(outbox(s).await, ["1:processing"]);
+    // w1 stalls; w2 takes the task over after the lease.
+    let t1b = s.claim_task("w2", 300, 400, 3, cb).await.unwrap().unwrap();
+    assert_eq!((t1b.id.as_str(), t1b.attempts), ("1", 2));
+    let succeed = TaskFinish::Succeed {
+        result: "{}".into(),
+    };
+    assert!(s
+        .finish_task("1", "w1", &succeed, 310, cb)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(outbox(s).await, ["1:processing"]);
+    let done = s.finish_task("1", "w2", &succeed, 320, cb).await.unwrap();
+    assert_eq!(done.map(|t| t.state), Some(TaskState::Succeed));
+    assert_eq!(outbox(s).await, ["1:succeed"]);
+    // Finishing twice is refused: the task is rendered to completion once.
+    assert!(s
+        .finish_task("1", "w2", &succeed, 330, cb)
+        .await
+        .unwrap()
+        .is_none());
+    // An exhausted task fails with its callback.
+    s.claim_task("w3", 400, 500, 1, cb).await.unwrap().unwrap();
+    let failed = s.fail_exhausted(600, 1, "failed after", cb).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(outbox(s).await, ["2:processing", "2:failed"]);
+}
