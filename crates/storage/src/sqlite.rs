@@ -808,6 +808,7 @@ impl MetadataStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::{account, task, NONE};
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -862,7 +863,9 @@ mod tests {
         assert!(s.delete_avatar("a", &avatar.id).await.unwrap());
 
         for id in ["t1", "t2"] {
-            s.insert_task(&task(id, "a", None, 10), 10).await.unwrap();
+            s.insert_task(&task(id, "a", None, 10), 10, NONE)
+                .await
+                .unwrap();
             s.link_task(id, "a", "x@e.com").await.unwrap();
         }
         assert_eq!(
