@@ -326,6 +326,23 @@ fn format_speed(s: f64) -> String {
 
 // ---------- handlers ----------
 
+/// The account's newest tasks (the largest page the task list serves),
+/// which the task list and the scheduler filter further.
+async fn recent_tasks(state: &AppState, account: &Account) -> Result<Vec<Task>> {
+    state
+        .services
+        .tasks
+        .list(
+            account,
+            mouthpiece_domain::input::Page {
+                number: 1,
+                size: 500,
+            },
+        )
+        .await
+        .map_err(UseapiError::domain)
+}
+
 async fn account_of(state: &AppState, headers: &HeaderMap) -> Result<Account> {
     authenticate(state, headers)
         .await
@@ -1007,18 +1024,7 @@ pub async fn list_tasks(
         }
     }
     let email = q(&query, "email").map(|e| e.trim().to_ascii_lowercase());
-    let all = state
-        .services
-        .tasks
-        .list(
-            &account,
-            mouthpiece_domain::input::Page {
-                number: 1,
-                size: 500,
-            },
-        )
-        .await
-        .map_err(UseapiError::domain)?;
+    let all = recent_tasks(&state, &account).await?;
     let tasks: Vec<Value> = all
         .iter()
         .filter(|t| before.is_none_or(|b| t.created_at < b))
@@ -1032,18 +1038,7 @@ pub async fn list_tasks(
 
 pub async fn scheduler(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     let account = account_of(&state, &headers).await?;
-    let all = state
-        .services
-        .tasks
-        .list(
-            &account,
-            mouthpiece_domain::input::Page {
-                number: 1,
-                size: 500,
-            },
-        )
-        .await
-        .map_err(UseapiError::domain)?;
+    let all = recent_tasks(&state, &account).await?;
     let executing: Vec<Value> = all
         .iter()
         .filter(|t| !t.status.is_terminal())
