@@ -9,6 +9,10 @@ use super::rig::FaceRig;
 use super::warp::{warp_triangles, RgbRegion};
 use image::RgbImage;
 
+/// Landmarks of the face's interior (brows to chin, without the jaw line):
+/// the triangles touching them are sampled sharply.
+const INNER_FACE: std::ops::Range<usize> = 17..super::rig::LANDMARKS;
+
 /// A planar YUV 4:2:0 frame (BT.709, limited range), as fed to the encoder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct YuvFrame {
@@ -176,6 +180,7 @@ impl FrameRenderer {
             &self.rig.source,
             &def.points,
             &self.rig.triangles,
+            INNER_FACE,
             &mut win,
         );
         self.painter

@@ -11,7 +11,7 @@
 
 use super::perform::FrameState;
 use super::rig::{Affine, Deformed, FaceRig, INNER_LIP};
-use super::warp::{sample_bilinear, RgbRegion};
+use super::warp::{sample_bilinear, sample_cubic, RgbRegion};
 use crate::geometry::Point;
 use image::RgbImage;
 
@@ -706,7 +706,11 @@ impl Ctx<'_> {
     /// down axis, with the head's motion undone.
     fn source(&self, p: Point, dh: f32) -> [f32; 3] {
         match self.inv {
-            Some(inv) => px(self.src, inv.apply(p.plus(self.down.scale(dh)))),
+            // Sharp: these are the portrait's own teeth and lips.
+            Some(inv) => {
+                let q = inv.apply(p.plus(self.down.scale(dh)));
+                sample_cubic(self.src, q.x, q.y).map(f32::from)
+            }
             None => [0.0; 3],
         }
     }
