@@ -223,9 +223,15 @@ async function portraitFile(file: File) {
   }
 }
 
-async function uploadAsset(blob: Blob, type: string): Promise<string> {
-  const r = await api().call<{ url: string }>("POST", `/v1/kling/assets/${api().q()}`, { body: blob, contentType: type });
-  return r.url;
+async function uploadAsset(blob: Blob, type: string, what: "Portrait" | "Audio"): Promise<string> {
+  try {
+    const r = await api().call<{ url: string }>("POST", `/v1/kling/assets/${api().q()}`, { body: blob, contentType: type });
+    return r.url;
+  } catch (e) {
+    // The upload endpoint names the request body; say which file it was.
+    if (e instanceof ApiError) throw new ApiError(e.message.replace(/^Upload: /, `${what}: `), e.status);
+    throw e;
+  }
 }
 
 async function saveAvatar() {
@@ -241,7 +247,7 @@ async function saveAvatar() {
   const fs = $("face-status");
   try {
     say(fs, "Saving…");
-    p.assetUrl ??= await uploadAsset(p.file, p.file.type);
+    p.assetUrl ??= await uploadAsset(p.file, p.file.type, "Portrait");
     const nickname = $<HTMLInputElement>("nickname").value.trim() || undefined;
     const r = await api().call<{ id: string }>("POST", "/v1/kling/avatars", {
       json: { email: api().email, imageUrl: p.assetUrl, nickname },
@@ -480,7 +486,7 @@ async function submit() {
       avatarId = p.id;
       imageUrl = p.imageUrl;
     } else {
-      p.assetUrl ??= await uploadAsset(p.file, p.file.type);
+      p.assetUrl ??= await uploadAsset(p.file, p.file.type, "Portrait");
       imageUrl = p.assetUrl;
     }
     let speech: Speech;
@@ -488,7 +494,7 @@ async function submit() {
       speech = textSpeech();
     } else {
       const a = state.audio!;
-      a.assetUrl ??= await uploadAsset(a.blob, a.type);
+      a.assetUrl ??= await uploadAsset(a.blob, a.type, "Audio");
       speech = { kind: "url", url: a.assetUrl };
     }
     const watermark = $<HTMLInputElement>("watermark").checked;
