@@ -14,6 +14,7 @@ PACKAGES=(
   sox               # audio conversions in tests
   fonts-dejavu-core # the text of the service's watermark (ffmpeg drawtext)
   chromium          # the web playground's browser tests (driven by playwright-core)
+  jq curl           # the playground's "copy as curl" commands, run by its test
   pkg-config
 )
 

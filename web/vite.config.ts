@@ -13,6 +13,6 @@ export default defineConfig({
   },
   server: {
     // `npm run dev` talks to a local `mouthpiece serve`.
-    proxy: { "/v1": "http://127.0.0.1:8080", "/v2": "http://127.0.0.1:8080", "/api": "http://127.0.0.1:8080" },
+    proxy: Object.fromEntries(["/v1", "/v2", "/api"].map((p) => [p, process.env.MOUTHPIECE_URL ?? "http://127.0.0.1:8080"])),
   },
 });

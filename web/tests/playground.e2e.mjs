@@ -6,6 +6,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import path from "node:path";
+import { execFileSync } from "node:child_process";
 
 const env = (k) => {
   const v = process.env[k];
@@ -222,6 +223,23 @@ try {
     assert.ok(text.includes("$MOUTHPIECE_KEY"));
     if (d !== "useapi") assert.ok(text.includes("/v1/audio/tts"), `${d} speaks the text first`);
   }
+  // Each command, run as given, is accepted by its dialect.
+  const accepted = {
+    kling: (r) => r.code === 0 && /^\d+$/.test(r.data.task_id),
+    useapi: (r) => r.status === 5 && r.task && r.task.id,
+    kie: (r) => r.code === 200 && r.data.taskId,
+    aimlapi: (r) => r.status === "queued" && r.id,
+  };
+  for (const d of Object.keys(paths)) {
+    await page.locator(`[data-dialect="${d}"]`).click();
+    const cmd = await page.locator("#curl").textContent();
+    const outText = execFileSync("bash", ["-c", `set -euo pipefail\n${cmd}`], {
+      env: { ...process.env, MOUTHPIECE_KEY: key },
+      encoding: "utf8",
+    });
+    assert.ok(accepted[d](JSON.parse(outText)), `${d} curl answered ${outText}`);
+  }
+  figures.curlsAccepted = Object.keys(paths).length;
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   assert.ok(copied.includes(paths.aimlapi), "the last curl is on the clipboard");
   await page.locator('[data-dialect="kling"]').click();
