@@ -122,7 +122,7 @@ try {
   assert.equal(await mine.getAttribute("aria-pressed"), "true");
 
   step("record from the (fake) microphone");
-  await page.getByLabel("Microphone").check();
+  await page.getByRole("radio", { name: "Microphone" }).check();
   await page.getByRole("button", { name: "● Record" }).click();
   await page.waitForTimeout(2600);
   await page.getByRole("button", { name: "■ Stop" }).click();
@@ -132,7 +132,7 @@ try {
   assert.ok(await page.locator("#voice-audio").isVisible());
 
   step("audio too short: a readable error");
-  await page.getByLabel("Audio file").check();
+  await page.getByRole("radio", { name: "Audio file" }).check();
   await page.setInputFiles("#audio-file", shortAudio);
   await page.getByRole("button", { name: "Make the video" }).click();
   const resultError = page.locator("#result-error");
@@ -142,7 +142,7 @@ try {
   figures.shortAudioMessage = shortText;
 
   step("type text, pick a voice, preview it");
-  await page.getByLabel("Text", { exact: true }).check();
+  await page.getByRole("radio", { name: "Text", exact: true }).check();
   await page.getByLabel("Text to speak").fill("Hello there, this is a short test of the talking avatar.");
   const voices = await page.locator("#voice option").count();
   assert.ok(voices > 1, `${voices} voices`);
