@@ -112,6 +112,7 @@ try {
   assert.ok(share > 0.02 && share < 0.6, `face box covers ${share} of the picture`);
   assert.ok(box.y + box.height / 2 < img.y + img.height * 0.7, "face centre in the upper part");
   figures.faceShare = Number(share.toFixed(3));
+  await page.locator("section", { has: page.locator("#portrait-h") }).screenshot({ path: path.join(out, "playground-face.png") });
 
   step("save it as an avatar with a nickname");
   await page.getByLabel("Nickname").fill("Test presenter");

@@ -80,7 +80,10 @@ async fn assets_are_embedded_with_types_and_caching() {
         .nth(1)
         .and_then(|s| s.split('"').next())
         .expect("a script tag");
-    assert!(script.starts_with("/assets/") && script.ends_with(".js"), "{script}");
+    assert!(
+        script.starts_with("/assets/") && script.ends_with(".js"),
+        "{script}"
+    );
     let js = get(&format!("{}{script}", srv.url), &[]).await;
     assert_eq!(js.status().as_u16(), 200);
     assert_eq!(header(&js, "content-type"), "text/javascript");
@@ -160,7 +163,10 @@ async fn face_endpoint_boxes_the_face_or_says_why_not() {
     let (status, v) = face(&srv, Some(&key), b"not a picture".to_vec()).await;
     assert_eq!(status, 400, "{v}");
     assert!(
-        v["message"].as_str().unwrap().contains("not a JPEG, PNG or WebP"),
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a JPEG, PNG or WebP"),
         "{v}"
     );
 }
@@ -207,7 +213,10 @@ async fn the_playground_works_in_a_real_browser() {
     // What the page made is a real task of the account, readable in any
     // dialect; so are the four tasks its curl commands made.
     let (status, v) = srv
-        .get("/v1/videos/avatar/image2video?pageNum=1&pageSize=10", Some(&key))
+        .get(
+            "/v1/videos/avatar/image2video?pageNum=1&pageSize=10",
+            Some(&key),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     let tasks = v["data"].as_array().unwrap();
