@@ -253,6 +253,11 @@ try {
   assert.match(rowText, /Test presenter/);
   assert.match(rowText, /\d+\.\d s video/);
   assert.match(rowText, /took \d+\.\d s/);
+  const failedRow = page.locator("#history li.failed").first();
+  const failedText = await failedRow.locator(".error").textContent();
+  assert.match(failedText, /^No face was found in the image/, "a failure in plain words");
+  assert.match(await failedRow.textContent(), /failed/i);
+  figures.failedTaskMessage = failedText;
   await page.waitForFunction(() => {
     const t = document.querySelector("#history li.succeed img.thumb");
     return t && t.complete && t.naturalWidth > 0;

@@ -178,6 +178,24 @@ async fn the_playground_works_in_a_real_browser() {
     let key = srv.account("browser", None).await.api_key;
     let short = srv.dir.path().join("short.wav");
     std::fs::write(&short, common::wav_of(1.0)).expect("write");
+    // A task that fails after it was accepted, for the history.
+    let speech = common::short_speech(srv.dir.path());
+    let (status, v) = srv
+        .create(
+            &key,
+            &serde_json::json!({"image": common::b64(&sample("coffee-no-face.png")),
+                                "sound_file": common::b64(&speech)}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let failed = srv
+        .wait_done(
+            &key,
+            v["data"]["task_id"].as_str().unwrap(),
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(failed["task_status"], "failed", "{failed}");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("playground");
     std::fs::create_dir_all(&out).expect("screenshot dir");
 
@@ -211,7 +229,8 @@ async fn the_playground_works_in_a_real_browser() {
     }
 
     // What the page made is a real task of the account, readable in any
-    // dialect; so are the four tasks its curl commands made.
+    // dialect; so are the four tasks its curl commands made (and the
+    // failed one made above).
     let (status, v) = srv
         .get(
             "/v1/videos/avatar/image2video?pageNum=1&pageSize=10",
@@ -220,7 +239,7 @@ async fn the_playground_works_in_a_real_browser() {
         .await;
     assert_eq!(status, 200, "{v}");
     let tasks = v["data"].as_array().unwrap();
-    assert_eq!(tasks.len(), 5, "{v}");
+    assert_eq!(tasks.len(), 6, "{v}");
     let done: Vec<_> = tasks
         .iter()
         .filter(|t| t["task_status"] == "succeed")
