@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::dialects::{self, aimlapi, kie, kling, useapi};
 use crate::state::AppState;
-use crate::{files, health, openapi, request_id, telemetry};
+use crate::{files, health, openapi, playground, request_id, telemetry};
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(kie::router())
         .merge(aimlapi::router())
         .merge(useapi::router())
+        .merge(playground::router())
         .route(
             "/v1/files/{*key}",
             get(files::download).head(files::download),

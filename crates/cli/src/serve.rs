@@ -64,7 +64,11 @@ pub fn run(a: ServeArgs) -> Result<()> {
         .build()?;
     rt.block_on(async move {
         let server = Server::start(s, None).await?;
-        println!("mouthpiece: listening on {}", server.url());
+        println!(
+            "mouthpiece: listening on {} (web playground: {}/)",
+            server.url(),
+            server.url()
+        );
         wait_for_signal().await;
         tracing::info!("shutting down");
         server.shutdown().await;
