@@ -476,6 +476,12 @@ impl MetadataStore for SqliteStore {
                 error,
                 *retry_at,
             ),
+            TaskFinish::Release { note } => (
+                "last_error = ?3, lease_owner = NULL, lease_expires_at = ?4, progress = 0,
+                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END",
+                note,
+                now,
+            ),
         };
         let sql = format!(
             "UPDATE tasks SET {set} WHERE id = ?1 AND lease_owner = ?2 AND state = 'processing' RETURNING {TASK_COLUMNS}"
