@@ -30,6 +30,10 @@ pub struct SoakArgs {
     /// How long to wait, after the load, for accepted tasks to finish.
     #[arg(long, default_value_t = 600)]
     drain_seconds: u64,
+    /// The account's request rate limit per second (0: none, so every
+    /// request reaches its handler; set one to watch 429s under load).
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
     /// Portrait for the valid requests.
     #[arg(long, default_value = "assets/samples/obama.jpg")]
     image: PathBuf,
@@ -188,8 +192,9 @@ pub fn run(a: SoakArgs) -> Result<()> {
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\naccount_concurrency = 1000\n[workers]\nconcurrency = {}\nfps = 8\npreset = \"ultrafast\"\npoll_interval_ms = 200\n",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\naccount_concurrency = 1000\n[limits]\nrequests_per_second = {}\n[workers]\nconcurrency = {}\nfps = 8\npreset = \"ultrafast\"\npoll_interval_ms = 200\n",
             dir.path().join("data").display(),
+            a.rate,
             a.workers.max(1)
         ),
     )?;
