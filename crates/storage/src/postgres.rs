@@ -853,6 +853,9 @@ mod tests {
         contract::queue_claims_each_task_once_and_recovers_expired_leases(&s).await;
         done(&url, s).await;
         let (url, s) = store().await;
+        contract::a_released_task_is_claimable_again_without_spending_an_attempt(&s).await;
+        done(&url, s).await;
+        let (url, s) = store().await;
         contract::callbacks_go_out_in_order_per_task(&s).await;
         done(&url, s).await;
         let (url, s) = store().await;

@@ -903,6 +903,12 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_released_task_is_claimable_again_without_spending_an_attempt() {
+        let (_d, s) = store().await;
+        crate::contract::a_released_task_is_claimable_again_without_spending_an_attempt(&s).await;
+    }
+
+    #[tokio::test]
     async fn callbacks_go_out_in_order_per_task() {
         let (_d, s) = store().await;
         crate::contract::callbacks_go_out_in_order_per_task(&s).await;

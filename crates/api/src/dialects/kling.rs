@@ -390,7 +390,7 @@ pub fn parse_create_body(body: &[u8]) -> Result<AvatarRequest, String> {
         (status = 200, description = "Accepted", body = inline(Envelope<CreatedData>)),
         (status = 400, description = "1200/1201: invalid parameters (the message says which and why)"),
         (status = 401, description = "1000–1004: authentication failed"),
-        (status = 429, description = "1303: the account's concurrency limit is reached")))]
+        (status = 429, description = "1303: the account's concurrency limit or the server's queue is full; 1302: too many requests (Retry-After)")))]
 pub async fn create(
     State(state): State<AppState>,
     rid: RequestId,
