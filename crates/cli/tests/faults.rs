@@ -356,17 +356,22 @@ fn a_full_disk_fails_renders_with_the_reason_and_loses_no_task() {
     assert_eq!(done["task_status"], "succeed", "{done}");
 }
 
-fn psql(admin: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([admin, "-At", "-c", sql])
-        .output()
-        .expect("psql must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Terminates every connection to database `name`; returns how many.
+fn terminate_connections(rt: &tokio::runtime::Runtime, admin: &str, name: &str) -> i64 {
+    use sqlx::Connection;
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(admin).await.expect("PostgreSQL");
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(name)
+        .fetch_one(&mut c)
+        .await
+        .expect("pg_terminate_backend");
+        let _ = c.close().await;
+        n
+    })
 }
 
 #[test]
@@ -396,23 +401,16 @@ fn postgres_dropping_every_connection_loses_no_accepted_task() {
     let key = api_key(&cfg);
     let speech = short_speech(dir.path());
     let s = serve(&cfg, port, &[]);
-    let kill_all = || {
-        psql(
-            &admin,
-            &format!(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-            ),
-        )
-    };
+    let kill_all = || terminate_connections(&rt, &admin, &name);
     let mut ids = Vec::new();
     let mut killed = 0;
     for _ in 0..4 {
         ids.push(create(&s, &key, &speech));
         // Every connection of the server's pool, mid-claim or mid-render.
-        killed += kill_all().trim().parse::<u32>().unwrap_or(0);
+        killed += kill_all();
         std::thread::sleep(Duration::from_millis(700));
     }
-    killed += kill_all().trim().parse::<u32>().unwrap_or(0);
+    killed += kill_all();
     assert!(killed > 0, "no connection was terminated");
     let mut finals = Vec::new();
     for id in &ids {
