@@ -360,7 +360,9 @@ fn a_full_disk_fails_renders_with_the_reason_and_loses_no_task() {
 fn terminate_connections(rt: &tokio::runtime::Runtime, admin: &str, name: &str) -> i64 {
     use sqlx::Connection;
     rt.block_on(async {
-        let mut c = sqlx::PgConnection::connect(admin).await.expect("PostgreSQL");
+        let mut c = sqlx::PgConnection::connect(admin)
+            .await
+            .expect("PostgreSQL");
         let n: i64 = sqlx::query_scalar(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
              WHERE datname = $1 AND pid <> pg_backend_pid()",
