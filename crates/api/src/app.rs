@@ -68,6 +68,11 @@ pub struct Server {
     pub state: AppState,
     shutdown: CancellationToken,
     workers_shutdown: CancellationToken,
+    /// Cancels renders in progress (their tasks go back to the queue).
+    workers_abort: CancellationToken,
+    /// Stops the HTTP listener before anything else.
+    http_shutdown: CancellationToken,
+    grace: std::time::Duration,
     handles: Vec<JoinHandle<()>>,
     workers: Option<JoinHandle<()>>,
 }
@@ -137,13 +142,19 @@ impl Server {
                 .s3
                 .presign_seconds
                 .map(std::time::Duration::from_secs),
+            rates: crate::overload::AccountRates::new(
+                settings.limits.requests_per_second,
+                settings.limits.burst,
+            )
+            .map(Arc::new),
         };
         let shutdown = CancellationToken::new();
+        let http_shutdown = shutdown.child_token();
         let mut handles = Vec::new();
 
         if let Some(listener) = listener {
             let app = router(state.clone());
-            let stop = shutdown.clone();
+            let stop = http_shutdown.clone();
             handles.push(tokio::spawn(async move {
                 let served = axum::serve(listener, app)
                     .with_graceful_shutdown(stop.cancelled_owned())
@@ -191,11 +202,15 @@ impl Server {
             }
         }));
 
+        let services_grace = services.config.worker.shutdown_grace;
         let mut server = Self {
             addr,
             services,
             state,
             workers_shutdown: shutdown.child_token(),
+            workers_abort: shutdown.child_token(),
+            http_shutdown,
+            grace: services_grace,
             shutdown,
             handles,
             workers: None,
@@ -219,10 +234,14 @@ impl Server {
         if self.workers_shutdown.is_cancelled() {
             self.workers_shutdown = self.shutdown.child_token();
         }
-        let (services, loaded, stop) = (
+        if self.workers_abort.is_cancelled() {
+            self.workers_abort = self.shutdown.child_token();
+        }
+        let (services, loaded, stop, abort) = (
             self.services.clone(),
             self.state.analyzer.clone(),
             self.workers_shutdown.clone(),
+            self.workers_abort.clone(),
         );
         self.workers = Some(tokio::spawn(async move {
             let analyzer = loop {
@@ -234,7 +253,7 @@ impl Server {
                     _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
                 }
             };
-            futures::future::join_all(spawn_workers(&services, analyzer, stop)).await;
+            futures::future::join_all(spawn_workers(&services, analyzer, stop, abort)).await;
         }));
     }
 
@@ -242,14 +261,28 @@ impl Server {
     /// given back to the queue.
     pub async fn stop_workers(&mut self) {
         self.workers_shutdown.cancel();
+        self.workers_abort.cancel();
         if let Some(h) = self.workers.take() {
             let _ = h.await;
         }
     }
 
-    /// Stops serving and all background work, waiting for it to end.
+    /// Stops accepting requests, lets renders in progress finish within the
+    /// grace period (`workers.shutdown_grace_seconds`), gives the others back
+    /// to the queue, then stops all background work.
     pub async fn shutdown(mut self) {
-        self.stop_workers().await;
+        self.http_shutdown.cancel();
+        self.workers_shutdown.cancel();
+        if let Some(mut h) = self.workers.take() {
+            tokio::select! {
+                _ = &mut h => {}
+                _ = tokio::time::sleep(self.grace) => {
+                    tracing::info!("grace period over: renders in progress go back to the queue");
+                    self.workers_abort.cancel();
+                    let _ = h.await;
+                }
+            }
+        }
         self.shutdown.cancel();
         for h in self.handles.drain(..) {
             let _ = h.await;

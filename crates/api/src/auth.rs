@@ -12,5 +12,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Accou
             DomainError::Unauthorized(AuthFailure::Invalid("the header is not ASCII".into()))
         })?),
     };
-    state.services.accounts.authenticate(value).await
+    let account = state.services.accounts.authenticate(value).await?;
+    if let Some(rates) = &state.rates {
+        rates.check(&account.id)?;
+    }
+    Ok(account)
 }

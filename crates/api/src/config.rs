@@ -40,6 +40,30 @@ pub struct Settings {
     pub workers: WorkerSettings,
     pub network: NetworkSettings,
     pub callbacks: CallbackSettings,
+    pub limits: LimitSettings,
+}
+
+/// Overload protection: what one account and the whole service may ask.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Authenticated requests per second per account, sustained (0: no limit).
+    pub requests_per_second: u32,
+    /// Requests an idle account may send at once.
+    pub burst: u32,
+    /// Unfinished tasks of all accounts together before new ones are
+    /// refused (0: no limit).
+    pub max_queued_tasks: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 50,
+            burst: 200,
+            max_queued_tasks: 10_000,
+        }
+    }
 }
 
 /// Where an `s3://` blob store lives and how to sign for it. Unset fields
@@ -96,6 +120,9 @@ pub struct WorkerSettings {
     pub fps: Option<u32>,
     /// x264 preset override.
     pub preset: Option<String>,
+    /// On shutdown, renders in progress get this long to finish before they
+    /// are stopped and their tasks given back to the queue.
+    pub shutdown_grace_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -135,6 +162,7 @@ impl Default for Settings {
             workers: WorkerSettings::default(),
             network: NetworkSettings::default(),
             callbacks: CallbackSettings::default(),
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -158,6 +186,7 @@ impl Default for WorkerSettings {
             retry_delay_seconds: 5.0,
             fps: None,
             preset: None,
+            shutdown_grace_seconds: 30.0,
         }
     }
 }
@@ -201,6 +230,7 @@ const KEYS: &[&str] = &[
     "workers",
     "network",
     "callbacks",
+    "limits",
 ];
 
 fn is_setting(key: &str) -> bool {
@@ -318,6 +348,7 @@ impl Settings {
                 fps: self.workers.fps,
                 preset: self.workers.preset.clone(),
                 work_dir: Some(self.data_dir.join("work")),
+                shutdown_grace: secs(self.workers.shutdown_grace_seconds),
             },
             callbacks: CallbackConfig {
                 timeout: secs(self.callbacks.timeout_seconds),
@@ -327,6 +358,7 @@ impl Settings {
                 poll_interval: Duration::from_millis(500),
             },
             janitor_interval: Duration::from_secs(self.janitor_interval_seconds.max(1)),
+            max_queued_tasks: self.limits.max_queued_tasks,
         })
     }
 }

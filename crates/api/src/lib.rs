@@ -11,6 +11,7 @@ pub mod dialects;
 pub mod files;
 pub mod health;
 pub mod openapi;
+pub mod overload;
 pub mod playground;
 pub mod request_id;
 pub mod state;

@@ -12,4 +12,6 @@ pub struct AppState {
     /// Downloads redirect to presigned blob-store URLs valid this long,
     /// when the blob store can sign them.
     pub presign: Option<std::time::Duration>,
+    /// Per-account request rates; `None`: no limit.
+    pub rates: Option<Arc<crate::overload::AccountRates>>,
 }

@@ -7,6 +7,7 @@ mod migrate_store;
 mod progress;
 mod quality;
 mod serve;
+mod soak;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -49,6 +50,8 @@ enum Command {
     Account(account::AccountArgs),
     /// Copy every blob from one store to another (idempotent).
     MigrateStore(migrate_store::MigrateStoreArgs),
+    /// Load a real server on loopback with valid and invalid requests; print what it served.
+    Soak(soak::SoakArgs),
 }
 
 #[derive(clap::Args)]
@@ -134,6 +137,7 @@ fn main() {
         Command::Render(a) => render(a),
         Command::Timeline(a) => timeline(a),
         Command::Bench(a) => bench::run(a),
+        Command::Soak(a) => soak::run(a),
         Command::Quality(a) => quality::run(a),
         Command::BenchLipsync(a) => lipsync_bench::run(a),
         Command::Serve(a) => serve::run(a),

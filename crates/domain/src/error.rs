@@ -24,6 +24,12 @@ pub enum DomainError {
     Unauthorized(AuthFailure),
     #[error("this account already has {limit} unfinished tasks, its concurrency limit; retry when one finishes")]
     ConcurrencyLimit { limit: u32 },
+    /// The account sent more requests than its rate allows.
+    #[error("too many requests: this account's rate limit is {per_second} per second; retry in {retry_after_s} s")]
+    RateLimited { per_second: u32, retry_after_s: u64 },
+    /// The server's queue is at its configured depth.
+    #[error("the server is busy: {depth} tasks are waiting or rendering, its limit; retry in {retry_after_s} s")]
+    QueueFull { depth: u64, retry_after_s: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -49,6 +55,15 @@ impl DomainError {
         DomainError::InvalidInput {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// Seconds a client should wait before retrying, when that is known.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            DomainError::RateLimited { retry_after_s, .. }
+            | DomainError::QueueFull { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
         }
     }
 

@@ -39,6 +39,9 @@ pub struct DomainConfig {
     pub worker: WorkerConfig,
     pub callbacks: CallbackConfig,
     pub janitor_interval: Duration,
+    /// Unfinished tasks the whole service holds before it refuses new ones
+    /// (0: no limit).
+    pub max_queued_tasks: u64,
 }
 
 impl Default for DomainConfig {
@@ -53,6 +56,7 @@ impl Default for DomainConfig {
             worker: WorkerConfig::default(),
             callbacks: CallbackConfig::default(),
             janitor_interval: Duration::from_secs(3600),
+            max_queued_tasks: 0,
         }
     }
 }
@@ -237,14 +241,27 @@ impl TaskService {
         }
     }
 
-    /// Refuses early when the account, or the linked account the task
-    /// would run under, has no free slot. The insert checks the account's
+    /// Refuses early when the service's queue is full, or the account, or
+    /// the linked account the task would run under, has no free slot. The insert checks the account's
     /// limit again atomically; the per-email cap is soft under a race.
     pub async fn ensure_capacity(
         &self,
         account: &Account,
         linked: Option<&crate::input::LinkedSlot>,
     ) -> Result<()> {
+        let max = self.config.max_queued_tasks;
+        if max > 0 {
+            let q = self.store.queue_stats().await?;
+            let depth = q.submitted + q.processing;
+            if depth >= max {
+                metrics::counter!("mouthpiece_requests_shed_total", "reason" => "queue_full")
+                    .increment(1);
+                return Err(DomainError::QueueFull {
+                    depth,
+                    retry_after_s: 10,
+                });
+            }
+        }
         let limit = self.limit(account);
         if self.store.active_tasks(&account.id).await? >= limit {
             return Err(DomainError::ConcurrencyLimit { limit });

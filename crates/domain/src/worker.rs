@@ -40,6 +40,8 @@ pub struct WorkerConfig {
     pub preset: Option<String>,
     /// Scratch space for renders; the system temp folder when `None`.
     pub work_dir: Option<PathBuf>,
+    /// How long a render in progress may go on after shutdown was asked.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -53,15 +55,19 @@ impl Default for WorkerConfig {
             fps: None,
             preset: None,
             work_dir: None,
+            shutdown_grace: Duration::ZERO,
         }
     }
 }
 
-/// Starts `config.worker.concurrency` workers.
+/// Starts `config.worker.concurrency` workers. When `shutdown` is
+/// cancelled they stop claiming; renders in progress go on until they end
+/// or `abort` is cancelled, which gives their tasks back to the queue.
 pub fn spawn_workers(
     services: &Services,
     analyzer: Arc<FaceAnalyzer>,
     shutdown: CancellationToken,
+    abort: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
     let n = services.config.worker.concurrency;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
@@ -72,7 +78,7 @@ pub fn spawn_workers(
                 services: services.clone(),
                 analyzer: analyzer.clone(),
             };
-            tokio::spawn(w.run(shutdown.clone()))
+            tokio::spawn(w.run(shutdown.clone(), abort.clone()))
         })
         .collect()
 }
@@ -151,7 +157,7 @@ impl Worker {
         i64::try_from(self.services.config.worker.lease.as_millis()).unwrap_or(60_000)
     }
 
-    async fn run(self, shutdown: CancellationToken) {
+    async fn run(self, shutdown: CancellationToken, abort: CancellationToken) {
         tracing::info!(worker = %self.id, "worker started");
         let cfg = self.services.config.worker.clone();
         loop {
@@ -182,7 +188,7 @@ impl Worker {
                 .await
             {
                 Ok(Some(task)) => {
-                    self.process(task, &shutdown).await;
+                    self.process(task, &abort).await;
                     continue;
                 }
                 Ok(None) => {}
@@ -256,9 +262,9 @@ impl Worker {
                     retry_at: now + delay,
                 }
             }
-            Err(Failure::Shutdown) => TaskFinish::Retry {
-                error: "the server stopped during the render".into(),
-                retry_at: now,
+            Err(Failure::Shutdown) => TaskFinish::Release {
+                note: "the server stopped during the render; the task went back to the queue"
+                    .into(),
             },
             Err(Failure::LeaseLost) => {
                 tracing::warn!("lease lost; another worker owns the task now");
@@ -269,10 +275,14 @@ impl Worker {
             TaskFinish::Succeed { .. } => "succeed",
             TaskFinish::Failed { .. } => "failed",
             TaskFinish::Retry { .. } => "retry",
+            TaskFinish::Release { .. } => "released",
         };
         // A retry is no status change for the client: no callback.
         let events = &self.services.events;
-        let retry = matches!(finish, TaskFinish::Retry { .. });
+        let retry = matches!(
+            finish,
+            TaskFinish::Retry { .. } | TaskFinish::Release { .. }
+        );
         let callback = |t: &TaskRecord| {
             if retry {
                 None
@@ -290,7 +300,7 @@ impl Worker {
                 let secs = started.elapsed().as_secs_f64();
                 metrics::histogram!("mouthpiece_task_duration_seconds", "outcome" => outcome_label)
                     .record(secs);
-                if !matches!(finish, TaskFinish::Retry { .. }) {
+                if !retry {
                     metrics::counter!("mouthpiece_tasks_finished_total", "outcome" => outcome_label).increment(1);
                     self.services.events.queued(&updated);
                 }

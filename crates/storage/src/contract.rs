@@ -168,6 +168,43 @@ pub async fn queue_claims_each_task_once_and_recovers_expired_leases(s: &dyn Met
     assert_eq!(s.queue_stats().await.unwrap(), QueueStats::default());
 }
 
+/// A worker that stops gives its task back: no owner, the attempt not
+/// counted, claimable at once by another worker.
+pub async fn a_released_task_is_claimable_again_without_spending_an_attempt(s: &dyn MetadataStore) {
+    s.create_account(&account("a")).await.unwrap();
+    s.insert_task(&task("1", "a", None, 1), 10, NONE)
+        .await
+        .unwrap();
+    let t = s
+        .claim_task("w1", 100, 200, 1, NONE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.attempts, 1);
+    let back = s
+        .finish_task(
+            "1",
+            "w1",
+            &TaskFinish::Release {
+                note: "stopping".into(),
+            },
+            120,
+            NONE,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((back.attempts, back.lease_owner), (0, None));
+    assert_eq!(back.last_error.as_deref(), Some("stopping"));
+    // One attempt allowed, and it is still there.
+    let again = s
+        .claim_task("w2", 130, 230, 1, NONE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id.as_str(), again.attempts), ("1", 1));
+}
+
 pub async fn callbacks_go_out_in_order_per_task(s: &dyn MetadataStore) {
     for (i, task) in [("m1", "t1"), ("m2", "t1"), ("m3", "t2")] {
         s.enqueue_callback(&NewCallback {

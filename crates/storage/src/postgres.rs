@@ -469,6 +469,12 @@ impl MetadataStore for PgStore {
                 error,
                 *retry_at,
             ),
+            TaskFinish::Release { note } => (
+                "last_error = $3, lease_owner = NULL, lease_expires_at = $4, progress = 0,
+                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END",
+                note,
+                now,
+            ),
         };
         let sql = format!(
             "UPDATE tasks SET {set} WHERE id = $1 AND lease_owner = $2 AND state = 'processing' RETURNING {TASK_COLUMNS}"
@@ -845,6 +851,9 @@ mod tests {
         done(&url, s).await;
         let (url, s) = store().await;
         contract::queue_claims_each_task_once_and_recovers_expired_leases(&s).await;
+        done(&url, s).await;
+        let (url, s) = store().await;
+        contract::a_released_task_is_claimable_again_without_spending_an_attempt(&s).await;
         done(&url, s).await;
         let (url, s) = store().await;
         contract::callbacks_go_out_in_order_per_task(&s).await;

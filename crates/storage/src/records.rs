@@ -111,6 +111,11 @@ pub enum TaskFinish {
         error: String,
         retry_at: Millis,
     },
+    /// Give the task back without counting the attempt (the worker is
+    /// stopping, the task did nothing wrong); claimable at once.
+    Release {
+        note: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

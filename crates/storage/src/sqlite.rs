@@ -476,6 +476,12 @@ impl MetadataStore for SqliteStore {
                 error,
                 *retry_at,
             ),
+            TaskFinish::Release { note } => (
+                "last_error = ?3, lease_owner = NULL, lease_expires_at = ?4, progress = 0,
+                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END",
+                note,
+                now,
+            ),
         };
         let sql = format!(
             "UPDATE tasks SET {set} WHERE id = ?1 AND lease_owner = ?2 AND state = 'processing' RETURNING {TASK_COLUMNS}"
@@ -894,6 +900,12 @@ mod tests {
     async fn queue_claims_each_task_once_and_recovers_expired_leases() {
         let (_d, s) = store().await;
         crate::contract::queue_claims_each_task_once_and_recovers_expired_leases(&s).await;
+    }
+
+    #[tokio::test]
+    async fn a_released_task_is_claimable_again_without_spending_an_attempt() {
+        let (_d, s) = store().await;
+        crate::contract::a_released_task_is_claimable_again_without_spending_an_attempt(&s).await;
     }
 
     #[tokio::test]

@@ -167,7 +167,10 @@ pub fn status_for(e: &DomainError) -> StatusCode {
         DomainError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
         DomainError::NotFound { .. } => StatusCode::NOT_FOUND,
         DomainError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        DomainError::ConcurrencyLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+        // The wait is in the message: AI/ML API sends no rate-limit headers.
+        DomainError::ConcurrencyLimit { .. }
+        | DomainError::RateLimited { .. }
+        | DomainError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
         DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -249,6 +252,14 @@ pub fn not_found(method: &axum::http::Method, uri: &Uri, rid: &RequestId) -> Aim
 }
 
 // ---------- handlers ----------
+
+/// The create body's bytes as the handler reads them: the fuzz target's
+/// entry point. The error is the message the caller would get.
+pub fn parse_create_body(body: &[u8]) -> Result<AvatarRequest, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let b: CreateBody = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    parse_create(&b).map_err(|e| e.to_string())
+}
 
 fn parse_create(b: &CreateBody) -> Result<AvatarRequest, DomainError> {
     let mode = match b.model.as_deref().map(str::trim) {

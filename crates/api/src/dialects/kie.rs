@@ -196,6 +196,7 @@ pub fn signature(key: &str, task_id: &str, timestamp: i64) -> Option<String> {
 pub struct KieError {
     code: u16,
     msg: String,
+    retry_after: Option<u64>,
 }
 
 /// kie's body code for a domain error; the HTTP status mirrors it.
@@ -204,7 +205,9 @@ pub fn code_of(e: &DomainError) -> u16 {
         DomainError::InvalidInput { .. } => 422,
         DomainError::NotFound { .. } => 404,
         DomainError::Unauthorized(_) => 401,
-        DomainError::ConcurrencyLimit { .. } => 429,
+        DomainError::ConcurrencyLimit { .. }
+        | DomainError::RateLimited { .. }
+        | DomainError::QueueFull { .. } => 429,
         DomainError::Unavailable(_) => 455,
         DomainError::Internal(_) => 500,
     }
@@ -215,6 +218,7 @@ impl KieError {
         let code = code_of(&e);
         Self {
             code,
+            retry_after: e.retry_after(),
             msg: shared::public_message(&e),
         }
     }
@@ -223,6 +227,7 @@ impl KieError {
         Self {
             code: 422,
             msg: msg.into(),
+            retry_after: None,
         }
     }
 }
@@ -236,7 +241,7 @@ impl From<BodyError> for KieError {
 impl IntoResponse for KieError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
+        let mut r = (
             status,
             Json(Envelope::<()> {
                 code: self.code,
@@ -244,7 +249,12 @@ impl IntoResponse for KieError {
                 data: None,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        r
     }
 }
 
@@ -253,6 +263,7 @@ pub fn not_found() -> KieError {
     KieError {
         code: 404,
         msg: "Not Found: no such endpoint".into(),
+        retry_after: None,
     }
 }
 
@@ -274,6 +285,14 @@ fn url_only(field: &str, raw: Option<&str>, max: u64) -> Result<MediaSource, Dom
         u @ MediaSource::Url(_) => Ok(u),
         MediaSource::Inline(_) => Err(DomainError::invalid(field, "must be an http(s) URL")),
     }
+}
+
+/// The create body's bytes as the handler reads them: the fuzz target's
+/// entry point. The error is the message the caller would get.
+pub fn parse_create_body(body: &[u8]) -> Result<AvatarRequest, String> {
+    let raw: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let b: CreateBody = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
+    parse_create(&b, &raw).map_err(|e| e.to_string())
 }
 
 fn parse_create(b: &CreateBody, raw: &Value) -> Result<AvatarRequest, DomainError> {

@@ -240,7 +240,10 @@ pub fn code_of(e: &DomainError) -> (StatusCode, u32) {
                 AuthFailure::Expired => 1004,
             },
         ),
-        DomainError::ConcurrencyLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, 1303),
+        DomainError::ConcurrencyLimit { .. } | DomainError::QueueFull { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, 1303)
+        }
+        DomainError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, 1302),
         DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, 5001),
         DomainError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, 5000),
     }
@@ -251,6 +254,7 @@ pub struct KlingError {
     code: u32,
     message: String,
     request_id: String,
+    retry_after: Option<u64>,
 }
 
 impl KlingError {
@@ -272,6 +276,7 @@ impl KlingError {
             code,
             message,
             request_id: rid.0.clone(),
+            retry_after: e.retry_after(),
         }
     }
 
@@ -281,6 +286,7 @@ impl KlingError {
             code,
             message: message.into(),
             request_id: rid.0.clone(),
+            retry_after: None,
         }
     }
 }
@@ -293,7 +299,12 @@ impl IntoResponse for KlingError {
             request_id: self.request_id,
             data: None,
         };
-        (self.status, Json(body)).into_response()
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        r
     }
 }
 
@@ -342,6 +353,34 @@ fn json_body<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The create body's fields to a validated request (no HTTP, no store).
+pub fn parse_create(b: &CreateBody) -> Result<AvatarRequest, DomainError> {
+    Ok(AvatarRequest {
+        image: ImageInput::parse(b.image.as_deref())?,
+        audio: AudioInput::parse(b.sound_file.as_deref(), b.audio_id.as_deref())?,
+        prompt: Prompt::parse(b.prompt.as_deref())?,
+        mode: Mode::parse(b.mode.as_deref())?,
+        watermark: b
+            .watermark_info
+            .as_ref()
+            .and_then(|w| w.enabled)
+            .unwrap_or(false),
+        callback_url: CallbackUrl::parse(b.callback_url.as_deref())?,
+        external_task_id: ExternalTaskId::parse(b.external_task_id.as_deref())?,
+        dialect: DIALECT,
+        performance: Default::default(),
+        linked: None,
+        origin: Default::default(),
+    })
+}
+
+/// The create body's bytes as the handler reads them: the fuzz target's
+/// entry point. The error is the message the caller would get.
+pub fn parse_create_body(body: &[u8]) -> Result<AvatarRequest, String> {
+    let b: CreateBody = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    parse_create(&b).map_err(|e| e.to_string())
+}
+
 // ---------- handlers ----------
 
 /// Create an avatar video task.
@@ -351,7 +390,7 @@ fn json_body<T: serde::de::DeserializeOwned>(
         (status = 200, description = "Accepted", body = inline(Envelope<CreatedData>)),
         (status = 400, description = "1200/1201: invalid parameters (the message says which and why)"),
         (status = 401, description = "1000–1004: authentication failed"),
-        (status = 429, description = "1303: the account's concurrency limit is reached")))]
+        (status = 429, description = "1303: the account's concurrency limit or the server's queue is full; 1302: too many requests (Retry-After)")))]
 pub async fn create(
     State(state): State<AppState>,
     rid: RequestId,
@@ -362,26 +401,7 @@ pub async fn create(
         .await
         .map_err(|e| KlingError::domain(e, &rid))?;
     let b: CreateBody = json_body(body, &rid, state.max_request_bytes)?;
-    let parse = || -> Result<AvatarRequest, DomainError> {
-        Ok(AvatarRequest {
-            image: ImageInput::parse(b.image.as_deref())?,
-            audio: AudioInput::parse(b.sound_file.as_deref(), b.audio_id.as_deref())?,
-            prompt: Prompt::parse(b.prompt.as_deref())?,
-            mode: Mode::parse(b.mode.as_deref())?,
-            watermark: b
-                .watermark_info
-                .as_ref()
-                .and_then(|w| w.enabled)
-                .unwrap_or(false),
-            callback_url: CallbackUrl::parse(b.callback_url.as_deref())?,
-            external_task_id: ExternalTaskId::parse(b.external_task_id.as_deref())?,
-            dialect: DIALECT,
-            performance: Default::default(),
-            linked: None,
-            origin: Default::default(),
-        })
-    };
-    let req = parse().map_err(|e| KlingError::domain(e, &rid))?;
+    let req = parse_create(&b).map_err(|e| KlingError::domain(e, &rid))?;
     let task = state
         .services
         .tasks

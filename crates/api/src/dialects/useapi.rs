@@ -42,7 +42,7 @@ const MAX_VIDEO_TEXT_CHARS: usize = 5000;
 const MAX_REPLY_URL_CHARS: usize = 1024;
 const MAX_REPLY_REF_CHARS: usize = 1024;
 /// Suggested wait when an account is at capacity.
-const RETRY_AFTER_S: i64 = 10;
+const RETRY_AFTER_S: u64 = 10;
 const TASK_TYPE: &str = "m2v_avatar_video";
 
 pub fn router() -> Router<AppState> {
@@ -74,7 +74,8 @@ pub fn router() -> Router<AppState> {
 pub struct UseapiError {
     status: StatusCode,
     error: String,
-    retry_after: bool,
+    /// Seconds, sent as `Retry-After` and `retryAfter`.
+    retry_after: Option<u64>,
 }
 
 impl UseapiError {
@@ -82,7 +83,7 @@ impl UseapiError {
         Self {
             status,
             error: error.into(),
-            retry_after: false,
+            retry_after: None,
         }
     }
 
@@ -102,7 +103,13 @@ impl UseapiError {
                 error: format!(
                     "All accounts are at capacity: {limit} jobs running (maxJobs); retry after a job completes"
                 ),
-                retry_after: true,
+                retry_after: Some(RETRY_AFTER_S),
+            },
+            DomainError::RateLimited { retry_after_s, .. }
+            | DomainError::QueueFull { retry_after_s, .. } => Self {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: e.to_string(),
+                retry_after: Some(*retry_after_s),
             },
             DomainError::Unavailable(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, shared::public_message(&e))
@@ -121,11 +128,12 @@ impl UseapiError {
 impl IntoResponse for UseapiError {
     fn into_response(self) -> Response {
         let mut body = json!({"error": self.error, "code": self.status.as_u16()});
-        if self.retry_after {
-            body["retryAfter"] = json!(iso8601(now_ms() + RETRY_AFTER_S * 1000));
+        if let Some(secs) = self.retry_after {
+            let ms = i64::try_from(secs).unwrap_or(i64::MAX / 2_000) * 1000;
+            body["retryAfter"] = json!(iso8601(now_ms().saturating_add(ms)));
             let mut r = (self.status, Json(body)).into_response();
             r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             r
         } else {
             (self.status, Json(body)).into_response()
@@ -807,6 +815,21 @@ fn rename_fetch(e: DomainError) -> DomainError {
         }
         other => other,
     }
+}
+
+/// The `POST /avatars/video` body (JSON, or a url-encoded form when
+/// `form`) checked as the handler checks it before touching the store: the
+/// fuzz target's entry point. The error is the message the caller would get.
+pub fn parse_video_body(body: &[u8], form: bool) -> std::result::Result<(), String> {
+    let mut headers = HeaderMap::new();
+    let ct = if form {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    let m = fields(&headers, Ok(Bytes::copy_from_slice(body)), usize::MAX).map_err(|e| e.error)?;
+    plan_video(&m).map(|_| ()).map_err(|e| e.error)
 }
 
 #[utoipa::path(post, path = "/v1/kling/avatars/video", tag = "useapi",

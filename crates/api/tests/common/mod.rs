@@ -83,6 +83,8 @@ pub fn settings(dir: &Path) -> Settings {
     s.workers.poll_interval_ms = 100;
     s.workers.lease_seconds = 5.0;
     s.workers.retry_delay_seconds = 0.2;
+    // A test that ends mid-render gives the task back at once.
+    s.workers.shutdown_grace_seconds = 0.0;
     s.callbacks.initial_backoff_ms = 200;
     s.callbacks.max_backoff_seconds = 1.0;
     s
