@@ -12,5 +12,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Accou
             DomainError::Unauthorized(AuthFailure::Invalid("the header is not ASCII".into()))
         })?),
     };
-    state.services.accounts.authenticate(value).await
+    let client = headers
+        .get(crate::request_id::CLIENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    state
+        .services
+        .accounts
+        .authenticate_client(value, client)
+        .await
 }

@@ -24,6 +24,10 @@ pub enum DomainError {
     Unauthorized(AuthFailure),
     #[error("this account already has {limit} unfinished tasks, its concurrency limit; retry when one finishes")]
     ConcurrencyLimit { limit: u32 },
+    /// Too many failed authentication attempts from this client or for
+    /// this AccessKey; try again after `retry_after_s`.
+    #[error("too many failed authentication attempts; retry after {retry_after_s} s")]
+    TooManyAuthFailures { retry_after_s: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -49,6 +53,14 @@ impl DomainError {
         DomainError::InvalidInput {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for refusals that say so.
+    pub fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            DomainError::TooManyAuthFailures { retry_after_s } => Some(*retry_after_s),
+            _ => None,
         }
     }
 

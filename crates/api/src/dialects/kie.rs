@@ -196,6 +196,7 @@ pub fn signature(key: &str, task_id: &str, timestamp: i64) -> Option<String> {
 pub struct KieError {
     code: u16,
     msg: String,
+    retry_after: Option<u64>,
 }
 
 /// kie's body code for a domain error; the HTTP status mirrors it.
@@ -204,7 +205,7 @@ pub fn code_of(e: &DomainError) -> u16 {
         DomainError::InvalidInput { .. } => 422,
         DomainError::NotFound { .. } => 404,
         DomainError::Unauthorized(_) => 401,
-        DomainError::ConcurrencyLimit { .. } => 429,
+        DomainError::ConcurrencyLimit { .. } | DomainError::TooManyAuthFailures { .. } => 429,
         DomainError::Unavailable(_) => 455,
         DomainError::Internal(_) => 500,
     }
@@ -216,6 +217,7 @@ impl KieError {
         Self {
             code,
             msg: shared::public_message(&e),
+            retry_after: e.retry_after_s(),
         }
     }
 
@@ -223,6 +225,7 @@ impl KieError {
         Self {
             code: 422,
             msg: msg.into(),
+            retry_after: None,
         }
     }
 }
@@ -236,7 +239,7 @@ impl From<BodyError> for KieError {
 impl IntoResponse for KieError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
+        let resp = (
             status,
             Json(Envelope::<()> {
                 code: self.code,
@@ -244,7 +247,8 @@ impl IntoResponse for KieError {
                 data: None,
             }),
         )
-            .into_response()
+            .into_response();
+        shared::retry_after(resp, self.retry_after)
     }
 }
 

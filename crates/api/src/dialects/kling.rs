@@ -241,6 +241,7 @@ pub fn code_of(e: &DomainError) -> (StatusCode, u32) {
             },
         ),
         DomainError::ConcurrencyLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, 1303),
+        DomainError::TooManyAuthFailures { .. } => (StatusCode::TOO_MANY_REQUESTS, 1302),
         DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, 5001),
         DomainError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, 5000),
     }
@@ -251,6 +252,7 @@ pub struct KlingError {
     code: u32,
     message: String,
     request_id: String,
+    retry_after: Option<u64>,
 }
 
 impl KlingError {
@@ -272,6 +274,7 @@ impl KlingError {
             code,
             message,
             request_id: rid.0.clone(),
+            retry_after: e.retry_after_s(),
         }
     }
 
@@ -281,6 +284,7 @@ impl KlingError {
             code,
             message: message.into(),
             request_id: rid.0.clone(),
+            retry_after: None,
         }
     }
 }
@@ -293,7 +297,7 @@ impl IntoResponse for KlingError {
             request_id: self.request_id,
             data: None,
         };
-        (self.status, Json(body)).into_response()
+        shared::retry_after((self.status, Json(body)).into_response(), self.retry_after)
     }
 }
 

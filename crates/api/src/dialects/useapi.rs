@@ -74,7 +74,7 @@ pub fn router() -> Router<AppState> {
 pub struct UseapiError {
     status: StatusCode,
     error: String,
-    retry_after: bool,
+    retry_after: Option<u64>,
 }
 
 impl UseapiError {
@@ -82,7 +82,7 @@ impl UseapiError {
         Self {
             status,
             error: error.into(),
-            retry_after: false,
+            retry_after: None,
         }
     }
 
@@ -102,7 +102,12 @@ impl UseapiError {
                 error: format!(
                     "All accounts are at capacity: {limit} jobs running (maxJobs); retry after a job completes"
                 ),
-                retry_after: true,
+                retry_after: Some(RETRY_AFTER_S.unsigned_abs()),
+            },
+            DomainError::TooManyAuthFailures { retry_after_s } => Self {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: e.to_string(),
+                retry_after: Some(*retry_after_s),
             },
             DomainError::Unavailable(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, shared::public_message(&e))
@@ -121,11 +126,12 @@ impl UseapiError {
 impl IntoResponse for UseapiError {
     fn into_response(self) -> Response {
         let mut body = json!({"error": self.error, "code": self.status.as_u16()});
-        if self.retry_after {
-            body["retryAfter"] = json!(iso8601(now_ms() + RETRY_AFTER_S * 1000));
+        if let Some(secs) = self.retry_after {
+            let ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+            body["retryAfter"] = json!(iso8601(now_ms().saturating_add(ms)));
             let mut r = (self.status, Json(body)).into_response();
             r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             r
         } else {
             (self.status, Json(body)).into_response()
