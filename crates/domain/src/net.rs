@@ -259,6 +259,21 @@ impl Outbound {
             .await
             .map_err(describe)?;
         let status = resp.status();
+        // A redirect left unfollowed (reqwest follows only http(s) ones).
+        if status.is_redirection() {
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere")
+                .chars()
+                .take(200)
+                .collect::<String>();
+            return Err(FetchError(format!(
+                "redirect refused: HTTP {} to {to:?}, which is not an http(s) URL that may be fetched",
+                status.as_u16()
+            )));
+        }
         if !status.is_success() {
             return Err(FetchError(format!(
                 "the server answered HTTP {}",

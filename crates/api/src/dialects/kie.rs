@@ -257,6 +257,7 @@ pub fn not_found() -> KieError {
     KieError {
         code: 404,
         msg: "Not Found: no such endpoint".into(),
+        retry_after: None,
     }
 }
 

@@ -297,7 +297,7 @@ impl IntoResponse for KlingError {
             request_id: self.request_id,
             data: None,
         };
-        shared::retry_after((self.status, Json(body)).into_response(), self.retry_after)
+        super::shared::retry_after((self.status, Json(body)).into_response(), self.retry_after)
     }
 }
 
