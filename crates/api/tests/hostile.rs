@@ -209,10 +209,26 @@ async fn hostile_images_get_a_clear_refusal_in_every_dialect() {
         ("webp-bomb", webp_bomb(), "megapixel limit"),
         ("truncated-png", truncated_png, "could not be decoded"),
         ("corrupt-png", corrupt_png, "could not be decoded"),
-        ("jpeg-magic-then-garbage", garbage_after_magic, "could not be decoded"),
-        ("mp3-as-image", mp3.clone(), "is not a JPEG, PNG or WebP file"),
-        ("wav-as-image", speech.clone(), "is not a JPEG, PNG or WebP file"),
-        ("gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(), "is not a JPEG, PNG or WebP file"),
+        (
+            "jpeg-magic-then-garbage",
+            garbage_after_magic,
+            "could not be decoded",
+        ),
+        (
+            "mp3-as-image",
+            mp3.clone(),
+            "is not a JPEG, PNG or WebP file",
+        ),
+        (
+            "wav-as-image",
+            speech.clone(),
+            "is not a JPEG, PNG or WebP file",
+        ),
+        (
+            "gif",
+            b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(),
+            "is not a JPEG, PNG or WebP file",
+        ),
     ];
     // Served under misleading names for the URL dialects.
     let mut files: Vec<(&'static str, Vec<u8>)> = vec![
@@ -229,7 +245,10 @@ async fn hostile_images_get_a_clear_refusal_in_every_dialect() {
     for (name, bytes, needle) in &cases {
         // Kling: base64.
         let (s, v) = t
-            .create(key, &json!({"image": b64_bytes(bytes), "sound_file": b64_bytes(&speech)}))
+            .create(
+                key,
+                &json!({"image": b64_bytes(bytes), "sound_file": b64_bytes(&speech)}),
+            )
             .await;
         assert_kling(s, &v, 400, 1201, needle);
         assert!(
@@ -293,16 +312,34 @@ async fn hostile_audio_is_refused_by_its_length_without_decoding_hours() {
     // Ten hours of silence in 70 KB of FLAC, twenty minutes of 8 kbit/s MP3.
     let flac_10h = read(&ffmpeg(
         &[
-            "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "36000", "-c:a", "flac",
-            "-frame_size", "65535",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=8000:cl=mono",
+            "-t",
+            "36000",
+            "-c:a",
+            "flac",
+            "-frame_size",
+            "65535",
         ],
         &dir.join("ten-hours.flac"),
     ));
     assert!(flac_10h.len() < 200_000, "{} bytes", flac_10h.len());
     let mp3_20min = read(&ffmpeg(
         &[
-            "-f", "lavfi", "-i", "sine=f=220:r=8000", "-t", "1200", "-ac", "1", "-c:a",
-            "libmp3lame", "-b:a", "8k",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=220:r=8000",
+            "-t",
+            "1200",
+            "-ac",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "8k",
         ],
         &dir.join("twenty-minutes.mp3"),
     ));
@@ -318,16 +355,31 @@ async fn hostile_audio_is_refused_by_its_length_without_decoding_hours() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("flac-10h", flac_10h, over),
         ("mp3-20min", mp3_20min, over),
-        ("wav-claims-10h", wav_liar(36_000, 8000), "the audio lasts 1.00 s"),
+        (
+            "wav-claims-10h",
+            wav_liar(36_000, 8000),
+            "the audio lasts 1.00 s",
+        ),
         ("wav-zero-seconds", wav_liar(0, 0), "no audio samples"),
         ("wav-half-second", wav_of(0.5), "the audio lasts 0.50 s"),
         ("m4a-truncated", truncated_m4a, "the file is corrupt"),
-        ("png-as-audio", png_as_audio, "is not an MP3, WAV, M4A or AAC file"),
-        ("id3-then-nothing", b"ID3\x04\x00\x00\x00\x00\x00\x00".to_vec(), "could not be decoded"),
+        (
+            "png-as-audio",
+            png_as_audio,
+            "is not an MP3, WAV, M4A or AAC file",
+        ),
+        (
+            "id3-then-nothing",
+            b"ID3\x04\x00\x00\x00\x00\x00\x00".to_vec(),
+            "could not be decoded",
+        ),
     ];
     for (name, bytes, needle) in &cases {
         let (s, v) = t
-            .create(key, &json!({"image": image, "sound_file": b64_bytes(bytes)}))
+            .create(
+                key,
+                &json!({"image": image, "sound_file": b64_bytes(bytes)}),
+            )
             .await;
         assert_kling(s, &v, 400, 1201, needle);
         assert!(
@@ -361,7 +413,13 @@ async fn hostile_audio_is_refused_by_its_length_without_decoding_hours() {
         )
         .await;
     assert_eq!(s, 400, "{v}");
-    assert!(v["error"].as_str().unwrap_or_default().contains("the audio lasts more than 30 s"), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the audio lasts more than 30 s"),
+        "{v}"
+    );
     t.server.shutdown().await;
 }
 
@@ -411,20 +469,47 @@ async fn silence_and_noise_render_and_odd_portraits_render_correctly() {
             .unwrap()
             .parse()
             .unwrap();
-        assert!((secs - 3.0).abs() < 0.5 || what.contains("PNG") || what.contains("JPEG"), "{what}: {secs}");
+        assert!(
+            (secs - 3.0).abs() < 0.5 || what.contains("PNG") || what.contains("JPEG"),
+            "{what}: {secs}"
+        );
         // The first frame looks like the portrait, not like its negative.
         let mp4 = dir.join("odd.mp4");
-        std::fs::write(&mp4, client().get(url).send().await.unwrap().bytes().await.unwrap()).unwrap();
+        std::fs::write(
+            &mp4,
+            client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
         let out = std::process::Command::new("ffmpeg")
             .args(["-v", "error", "-i"])
             .arg(&mp4)
-            .args(["-frames:v", "1", "-vf", "scale=64:80", "-f", "rawvideo", "-pix_fmt", "gray", "-"])
+            .args([
+                "-frames:v",
+                "1",
+                "-vf",
+                "scale=64:80",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "gray",
+                "-",
+            ])
             .output()
             .unwrap();
         assert!(out.status.success() && out.stdout.len() == 64 * 80);
         let mean = out.stdout.iter().map(|&v| f64::from(v)).sum::<f64>() / (64.0 * 80.0);
         println!("{what}: first frame mean grey {mean:.1}, portrait {mean_grey:.1}");
-        assert!((mean - mean_grey).abs() < 20.0, "{what}: {mean} vs {mean_grey}");
+        assert!(
+            (mean - mean_grey).abs() < 20.0,
+            "{what}: {mean} vs {mean_grey}"
+        );
     }
 
     // No face: accepted, then failed with a reason a person can read.
@@ -437,6 +522,20 @@ async fn silence_and_noise_render_and_odd_portraits_render_correctly() {
     assert_eq!(done["task_status"], "failed", "{done}");
     let msg = done["task_status_msg"].as_str().unwrap();
     assert!(msg.contains("no face was found"), "{msg}");
+    // The same reason through kie's and AI/ML API's views of the task.
+    let id = done["task_id"].as_str().unwrap();
+    let (s, v) = t
+        .get(&format!("/api/v1/jobs/recordInfo?taskId={id}"), Some(key))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["state"], "fail", "{v}");
+    assert!(
+        v["data"]["failMsg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no face was found"),
+        "{v}"
+    );
     t.server.shutdown().await;
 }
 
@@ -456,15 +555,31 @@ async fn with_several_faces_only_the_largest_moves() {
     let (bw, bh) = big.dimensions();
     let mut canvas = image::RgbImage::from_pixel(bw + 460, bh, image::Rgb([200, 200, 200]));
     image::imageops::overlay(&mut canvas, &big, 0, 0);
-    image::imageops::overlay(&mut canvas, &small, i64::from(bw) + 40, i64::from(bh / 2 - 190));
+    image::imageops::overlay(
+        &mut canvas,
+        &small,
+        i64::from(bw) + 40,
+        i64::from(bh / 2 - 190),
+    );
     let faces = analyzer().analyze_all(&canvas);
     assert!(faces.len() >= 2, "both faces are found: {}", faces.len());
     let (large, other) = (faces[0].rect, faces[1].rect);
-    assert!(large.x < bw as f32 && other.x > bw as f32, "{large:?} {other:?}");
-    let png = encode(image::DynamicImage::ImageRgb8(canvas.clone()), image::ImageFormat::Png);
+    assert!(
+        large.x < bw as f32 && other.x > bw as f32,
+        "{large:?} {other:?}"
+    );
+    let png = encode(
+        image::DynamicImage::ImageRgb8(canvas.clone()),
+        image::ImageFormat::Png,
+    );
 
     let speech = b64(&short_speech(dir));
-    let done = kling_task(&t, &a.api_key, &json!({"image": b64_bytes(&png), "sound_file": speech})).await;
+    let done = kling_task(
+        &t,
+        &a.api_key,
+        &json!({"image": b64_bytes(&png), "sound_file": speech}),
+    )
+    .await;
     assert_eq!(done["task_status"], "succeed", "{done}");
     let url = done["task_result"]["videos"][0]["url"].as_str().unwrap();
     let resp = client().get(url).send().await.unwrap();
@@ -475,7 +590,15 @@ async fn with_several_faces_only_the_largest_moves() {
     let out = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(&mp4)
-        .args(["-vf", &format!("scale={w}:{h}"), "-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .args([
+            "-vf",
+            &format!("scale={w}:{h}"),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -502,7 +625,10 @@ async fn with_several_faces_only_the_largest_moves() {
     let (m_large, m_other) = (motion(&large), motion(&other));
     println!("motion: largest face {m_large:.2}, other face {m_other:.2}");
     assert!(m_large > 1.0, "the largest face moves: {m_large}");
-    assert!(m_other < m_large / 4.0, "the other face stays still: {m_other} vs {m_large}");
+    assert!(
+        m_other < m_large / 4.0,
+        "the other face stays still: {m_other} vs {m_large}"
+    );
     t.server.shutdown().await;
 }
 
@@ -521,7 +647,12 @@ async fn hostile_server() -> String {
                     if i > 0 {
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
-                    (i < 600).then(|| (Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"\x89")), i + 1))
+                    (i < 600).then(|| {
+                        (
+                            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"\x89")),
+                            i + 1,
+                        )
+                    })
                 });
                 Body::from_stream(s)
             }),
@@ -530,7 +661,8 @@ async fn hostile_server() -> String {
             "/endless",
             get(|| async {
                 let chunk = bytes::Bytes::from(vec![0u8; 64 * 1024]);
-                let s = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+                let s =
+                    futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
                 Body::from_stream(s)
             }),
         );
@@ -588,7 +720,9 @@ async fn urls_to_private_places_other_schemes_drips_and_floods_are_refused() {
         let (s, v) = t.create(key, &kling(format!("{hop}/x.jpg"))).await;
         println!("redirect to {target}: {}", v["message"]);
         assert_kling(s, &v, 400, 1201, "redirect refused");
-        let (s, v, _) = t.post(KIE_CREATE, Some(key), &kie(format!("{hop}/x.jpg"))).await;
+        let (s, v, _) = t
+            .post(KIE_CREATE, Some(key), &kie(format!("{hop}/x.jpg")))
+            .await;
         assert_kie(s, &v, 422, "redirect refused");
     }
     // A chain longer than the limit.
@@ -609,7 +743,9 @@ async fn urls_to_private_places_other_schemes_drips_and_floods_are_refused() {
         .create(key, &json!({"image": format!("{files}/face.jpg"), "sound_file": format!("{hostile}/endless")}))
         .await;
     assert_kling(s, &v, 400, 1201, "larger than the limit of 5242880 bytes");
-    let (s, v, _) = t.post(KIE_CREATE, Some(key), &kie(format!("{hostile}/drip"))).await;
+    let (s, v, _) = t
+        .post(KIE_CREATE, Some(key), &kie(format!("{hostile}/drip")))
+        .await;
     assert_kie(s, &v, 422, "timed out");
     t.server.shutdown().await;
 
@@ -649,17 +785,39 @@ async fn urls_to_private_places_other_schemes_drips_and_floods_are_refused() {
     for (url, needle) in [
         ("file:///etc/passwd", "file:// URLs are not accepted"),
         ("ftp://example.com/face.jpg", "ftp:// URLs are not accepted"),
-        ("gopher://127.0.0.1:70/_x", "gopher:// URLs are not accepted"),
-        ("dict://127.0.0.1:11211/stat", "dict:// URLs are not accepted"),
-        ("javascript:alert(1)", "neither an http(s) URL nor valid base64"),
-        ("data:text/plain,hello", "neither an http(s) URL nor valid base64"),
+        (
+            "gopher://127.0.0.1:70/_x",
+            "gopher:// URLs are not accepted",
+        ),
+        (
+            "dict://127.0.0.1:11211/stat",
+            "dict:// URLs are not accepted",
+        ),
+        (
+            "javascript:alert(1)",
+            "neither an http(s) URL nor valid base64",
+        ),
+        (
+            "data:text/plain,hello",
+            "neither an http(s) URL nor valid base64",
+        ),
     ] {
-        let (s, v) = t.create(key, &json!({"image": url, "sound_file": b64_bytes(&speech)})).await;
+        let (s, v) = t
+            .create(
+                key,
+                &json!({"image": url, "sound_file": b64_bytes(&speech)}),
+            )
+            .await;
         assert_kling(s, &v, 400, 1201, needle);
     }
     // A data: URL is inline content, not a fetch: a portrait that way works.
     let data_url = format!("data:image/jpeg;base64,{}", b64(&sample("obama.jpg")));
-    let (s, v) = t.create(key, &json!({"image": data_url, "sound_file": b64_bytes(&speech)})).await;
+    let (s, v) = t
+        .create(
+            key,
+            &json!({"image": data_url, "sound_file": b64_bytes(&speech)}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
 
     // Callbacks: refused when the task is made, literal or by name.
@@ -672,14 +830,23 @@ async fn urls_to_private_places_other_schemes_drips_and_floods_are_refused() {
         "http://2130706433/hook".to_string(),
     ] {
         let (s, v) = t
-            .create(key, &json!({"image": image, "sound_file": b64_bytes(&speech), "callback_url": cb}))
+            .create(
+                key,
+                &json!({"image": image, "sound_file": b64_bytes(&speech), "callback_url": cb}),
+            )
             .await;
         assert_kling(s, &v, 400, 1201, "not allowed");
-        assert!(v["message"].as_str().unwrap().contains("callback_url"), "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("callback_url"),
+            "{v}"
+        );
     }
     for cb in ["file:///tmp/hook", "ftp://example.com/hook", "http://"] {
         let (s, v) = t
-            .create(key, &json!({"image": image, "sound_file": b64_bytes(&speech), "callback_url": cb}))
+            .create(
+                key,
+                &json!({"image": image, "sound_file": b64_bytes(&speech), "callback_url": cb}),
+            )
             .await;
         assert_kling(s, &v, 400, 1201, "callback_url");
     }
@@ -703,10 +870,17 @@ fn b64u(s: &str) -> String {
 
 /// A token with any header and payload, HS256-signed with `secret`.
 fn token(header: &Value, payload: &Value, secret: &str) -> String {
-    let input = format!("{}.{}", b64u(&header.to_string()), b64u(&payload.to_string()));
+    let input = format!(
+        "{}.{}",
+        b64u(&header.to_string()),
+        b64u(&payload.to_string())
+    );
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }
 
 fn now_s() -> i64 {
@@ -726,7 +900,11 @@ fn client_from(ip: &str) -> reqwest::Client {
         .unwrap()
 }
 
-async fn get_as(c: &reqwest::Client, url: &str, auth: &str) -> (u16, Value, reqwest::header::HeaderMap) {
+async fn get_as(
+    c: &reqwest::Client,
+    url: &str,
+    auth: &str,
+) -> (u16, Value, reqwest::header::HeaderMap) {
     let resp = c
         .get(url)
         .header("Authorization", format!("Bearer {auth}"))
@@ -736,7 +914,11 @@ async fn get_as(c: &reqwest::Client, url: &str, auth: &str) -> (u16, Value, reqw
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)), headers)
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        headers,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -756,43 +938,173 @@ async fn forged_malformed_expired_and_revoked_credentials_are_refused() {
     let (s, v) = t.get(AVATAR, Some(&good)).await;
     assert_eq!((s, v["code"].as_u64()), (200, Some(0)), "{v}");
 
-    let unsigned = format!("{}.{}.", b64u(r#"{"alg":"none","typ":"JWT"}"#), b64u(&claims(&a.access_key).to_string()));
-    let huge = format!("{}.{}.{}", b64u(r#"{"alg":"HS256"}"#), "A".repeat(60_000), "B".repeat(100));
+    let unsigned = format!(
+        "{}.{}.",
+        b64u(r#"{"alg":"none","typ":"JWT"}"#),
+        b64u(&claims(&a.access_key).to_string())
+    );
+    let huge = format!(
+        "{}.{}.{}",
+        b64u(r#"{"alg":"HS256"}"#),
+        "A".repeat(60_000),
+        "B".repeat(100)
+    );
     let cases: Vec<(String, u64, &str)> = vec![
         (unsigned, 1002, "only HS256 is accepted"),
-        (token(&json!({"alg": "None"}), &claims(&a.access_key), &a.secret_key), 1002, "only HS256"),
+        (
+            token(
+                &json!({"alg": "None"}),
+                &claims(&a.access_key),
+                &a.secret_key,
+            ),
+            1002,
+            "only HS256",
+        ),
         // Algorithm confusion: an asymmetric header over an HMAC made with
         // the SecretKey (as if it were a public key) is not looked at.
-        (token(&json!({"alg": "RS256", "typ": "JWT"}), &claims(&a.access_key), &a.secret_key), 1002, "\"RS256\""),
-        (token(&json!({"alg": "ES256", "typ": "JWT"}), &claims(&a.access_key), &a.secret_key), 1002, "\"ES256\""),
-        (token(&json!({"alg": "HS384", "typ": "JWT"}), &claims(&a.access_key), &a.secret_key), 1002, "\"HS384\""),
-        (token(&json!({"alg": "HS512", "typ": "JWT"}), &claims(&a.access_key), &a.secret_key), 1002, "\"HS512\""),
-        (token(&json!({"typ": "JWT"}), &claims(&a.access_key), &a.secret_key), 1002, "header"),
-        (token(&hs256, &json!({"iss": a.access_key, "exp": now - 60, "nbf": now - 1900}), &a.secret_key), 1004, "expired"),
-        (token(&hs256, &json!({"iss": a.access_key, "exp": now + 1800, "nbf": now + 600}), &a.secret_key), 1003, "not yet valid"),
-        (token(&hs256, &json!({"iss": a.access_key, "nbf": now - 5}), &a.secret_key), 1002, "no exp"),
-        (token(&hs256, &json!({"iss": a.access_key, "exp": "tomorrow"}), &a.secret_key), 1002, "not a number"),
-        (token(&hs256, &json!({"exp": now + 1800}), &a.secret_key), 1002, "no iss"),
+        (
+            token(
+                &json!({"alg": "RS256", "typ": "JWT"}),
+                &claims(&a.access_key),
+                &a.secret_key,
+            ),
+            1002,
+            "\"RS256\"",
+        ),
+        (
+            token(
+                &json!({"alg": "ES256", "typ": "JWT"}),
+                &claims(&a.access_key),
+                &a.secret_key,
+            ),
+            1002,
+            "\"ES256\"",
+        ),
+        (
+            token(
+                &json!({"alg": "HS384", "typ": "JWT"}),
+                &claims(&a.access_key),
+                &a.secret_key,
+            ),
+            1002,
+            "\"HS384\"",
+        ),
+        (
+            token(
+                &json!({"alg": "HS512", "typ": "JWT"}),
+                &claims(&a.access_key),
+                &a.secret_key,
+            ),
+            1002,
+            "\"HS512\"",
+        ),
+        (
+            token(
+                &json!({"typ": "JWT"}),
+                &claims(&a.access_key),
+                &a.secret_key,
+            ),
+            1002,
+            "header",
+        ),
+        (
+            token(
+                &hs256,
+                &json!({"iss": a.access_key, "exp": now - 60, "nbf": now - 1900}),
+                &a.secret_key,
+            ),
+            1004,
+            "expired",
+        ),
+        (
+            token(
+                &hs256,
+                &json!({"iss": a.access_key, "exp": now + 1800, "nbf": now + 600}),
+                &a.secret_key,
+            ),
+            1003,
+            "not yet valid",
+        ),
+        (
+            token(
+                &hs256,
+                &json!({"iss": a.access_key, "nbf": now - 5}),
+                &a.secret_key,
+            ),
+            1002,
+            "no exp",
+        ),
+        (
+            token(
+                &hs256,
+                &json!({"iss": a.access_key, "exp": "tomorrow"}),
+                &a.secret_key,
+            ),
+            1002,
+            "not a number",
+        ),
+        (
+            token(&hs256, &json!({"exp": now + 1800}), &a.secret_key),
+            1002,
+            "no iss",
+        ),
         // B's AccessKey, A's SecretKey; A's AccessKey, B's SecretKey.
-        (token(&hs256, &claims(&b.access_key), &a.secret_key), 1002, "signature"),
-        (token(&hs256, &claims(&a.access_key), &b.secret_key), 1002, "signature"),
+        (
+            token(&hs256, &claims(&b.access_key), &a.secret_key),
+            1002,
+            "signature",
+        ),
+        (
+            token(&hs256, &claims(&a.access_key), &b.secret_key),
+            1002,
+            "signature",
+        ),
         (token(&hs256, &claims(&a.access_key), ""), 1002, "signature"),
         // A's good token with its payload swapped for B's.
         (
             {
                 let p: Vec<&str> = good.split('.').collect();
-                format!("{}.{}.{}", p[0], b64u(&claims(&b.access_key).to_string()), p[2])
+                format!(
+                    "{}.{}.{}",
+                    p[0],
+                    b64u(&claims(&b.access_key).to_string()),
+                    p[2]
+                )
             },
             1002,
             "signature",
         ),
         (huge, 1002, "invalid"),
         ("ey.ey.ey.ey.ey".into(), 1002, "unknown API key"),
-        ("eyJhbGciOiJIUzI1NiJ9.!!!not-base64!!!.x".into(), 1002, "payload"),
-        (format!("{}.{}.sig", b64u(r#"{"alg":"HS256"}"#), b64u("not json")), 1002, "payload"),
-        (format!("{}.{}.sig", b64u("[1,2]"), b64u("{}")), 1002, "unknown API key"),
-        (format!("{}.{}.sig", b64u(r#"{"alg":["HS256"]}"#), b64u("{}")), 1002, "header"),
-        (format!("{}.{}.%%%", b64u(r#"{"alg":"HS256"}"#), b64u(&claims(&a.access_key).to_string())), 1002, "signature"),
+        (
+            "eyJhbGciOiJIUzI1NiJ9.!!!not-base64!!!.x".into(),
+            1002,
+            "payload",
+        ),
+        (
+            format!("{}.{}.sig", b64u(r#"{"alg":"HS256"}"#), b64u("not json")),
+            1002,
+            "payload",
+        ),
+        (
+            format!("{}.{}.sig", b64u("[1,2]"), b64u("{}")),
+            1002,
+            "unknown API key",
+        ),
+        (
+            format!("{}.{}.sig", b64u(r#"{"alg":["HS256"]}"#), b64u("{}")),
+            1002,
+            "header",
+        ),
+        (
+            format!(
+                "{}.{}.%%%",
+                b64u(r#"{"alg":"HS256"}"#),
+                b64u(&claims(&a.access_key).to_string())
+            ),
+            1002,
+            "signature",
+        ),
         ("....".into(), 1002, "unknown API key"),
         (format!("{}x", a.api_key), 1002, "unknown API key"),
         (a.api_key.to_uppercase(), 1002, "unknown API key"),
@@ -815,11 +1127,17 @@ async fn forged_malformed_expired_and_revoked_credentials_are_refused() {
         let s = resp.status().as_u16();
         let v: Value = resp.json().await.unwrap();
         assert_eq!(s, 401, "{value}: {v}");
-        assert!([1000, 1001].contains(&v["code"].as_u64().unwrap()), "{value}: {v}");
+        assert!(
+            [1000, 1001].contains(&v["code"].as_u64().unwrap()),
+            "{value}: {v}"
+        );
     }
     let resp = client()
         .get(format!("{}{AVATAR}", t.url))
-        .header("Authorization", reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap())
+        .header(
+            "Authorization",
+            reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -830,11 +1148,19 @@ async fn forged_malformed_expired_and_revoked_credentials_are_refused() {
     // Rotation: the old API key and JWTs signed with the old SecretKey stop
     // working at once, in every dialect; the new ones work.
     let old_jwt = good.clone();
-    let rotated = t.server.services.accounts.rotate(&a.account.id).await.unwrap();
+    let rotated = t
+        .server
+        .services
+        .accounts
+        .rotate(&a.account.id)
+        .await
+        .unwrap();
     for old in [&a.api_key, &old_jwt] {
         let (s, v) = t.get(AVATAR, Some(old)).await;
         assert_kling(s, &v, 401, 1002, "");
-        let (s, v) = t.get("/v2/video/generations?generation_id=x", Some(old)).await;
+        let (s, v) = t
+            .get("/v2/video/generations?generation_id=x", Some(old))
+            .await;
         assert_aiml(s, &v, 401, "");
         let (s, v) = t.get("/v1/kling/accounts", Some(old)).await;
         assert_useapi(s, &v, 401, "Unauthorized");
@@ -845,10 +1171,20 @@ async fn forged_malformed_expired_and_revoked_credentials_are_refused() {
         assert_eq!((s, v["code"].as_u64()), (200, Some(0)), "{v}");
     }
     // The old AccessKey with the old SecretKey: unknown now.
-    let (s, v) = t.get(AVATAR, Some(&token(&hs256, &claims(&a.access_key), &a.secret_key))).await;
+    let (s, v) = t
+        .get(
+            AVATAR,
+            Some(&token(&hs256, &claims(&a.access_key), &a.secret_key)),
+        )
+        .await;
     assert_kling(s, &v, 401, 1002, "unknown AccessKey");
     // Revocation: nothing of A works any more; B is untouched.
-    t.server.services.accounts.revoke(&a.account.id).await.unwrap();
+    t.server
+        .services
+        .accounts
+        .revoke(&a.account.id)
+        .await
+        .unwrap();
     for gone in [&rotated.api_key, &new_jwt] {
         let (s, v) = t.get(AVATAR, Some(gone)).await;
         assert_kling(s, &v, 401, 1002, "");
@@ -856,7 +1192,13 @@ async fn forged_malformed_expired_and_revoked_credentials_are_refused() {
     let (s, v) = t.get(AVATAR, Some(&b.api_key)).await;
     assert_eq!((s, v["code"].as_u64()), (200, Some(0)), "{v}");
     // An unknown account cannot be rotated.
-    assert!(t.server.services.accounts.rotate("acct_nope").await.is_err());
+    assert!(t
+        .server
+        .services
+        .accounts
+        .rotate("acct_nope")
+        .await
+        .is_err());
 
     // Keys are stored hashed: neither the plaintext API key nor its
     // base64 is anywhere in the database files; its SHA-256 is.
@@ -875,9 +1217,15 @@ async fn forged_malformed_expired_and_revoked_credentials_are_refused() {
     let hash = hex::encode(<Sha256 as sha2::Digest>::digest(c.api_key.as_bytes()));
     assert!(contains(hash.as_bytes()), "the hash is stored");
     for key in [&a.api_key, &b.api_key, &c.api_key, &rotated.api_key] {
-        assert!(!contains(key.as_bytes()), "plaintext key {key} found in the database");
+        assert!(
+            !contains(key.as_bytes()),
+            "plaintext key {key} found in the database"
+        );
         let secret_part = &key[3..];
-        assert!(!contains(secret_part.as_bytes()), "key body found in the database");
+        assert!(
+            !contains(secret_part.as_bytes()),
+            "key body found in the database"
+        );
     }
     t.server.shutdown().await;
 }
@@ -913,12 +1261,20 @@ async fn guessing_is_locked_out_while_valid_clients_keep_working() {
     let (s, v, h) = get_as(&attacker, &url("/api/v1/jobs/recordInfo?taskId=1"), "x").await;
     assert_kie(s, &v, 429, "too many failed authentication attempts");
     assert!(h.contains_key("retry-after"));
-    let (s, v, h) = get_as(&attacker, &url("/v2/video/generations?generation_id=x"), "x").await;
+    let (s, v, h) = get_as(
+        &attacker,
+        &url("/v2/video/generations?generation_id=x"),
+        "x",
+    )
+    .await;
     assert_aiml(s, &v, 429, "too many failed authentication attempts");
     assert!(h.contains_key("retry-after"));
     let (s, v, h) = get_as(&attacker, &url("/v1/kling/accounts"), "x").await;
     assert_useapi(s, &v, 429, "too many failed authentication attempts");
-    assert!(h.contains_key("retry-after") && v["retryAfter"].is_string(), "{v}");
+    assert!(
+        h.contains_key("retry-after") && v["retryAfter"].is_string(),
+        "{v}"
+    );
     // A client header cannot pose as another address.
     let resp = attacker
         .get(url(AVATAR))
@@ -954,7 +1310,11 @@ async fn guessing_is_locked_out_while_valid_clients_keep_working() {
     assert_eq!((s, v["code"].as_u64()), (200, Some(0)), "{v}");
     // A missing header is not a guess: no lockout from it.
     for _ in 0..10 {
-        let resp = client_from("127.0.3.1").get(url(AVATAR)).send().await.unwrap();
+        let resp = client_from("127.0.3.1")
+            .get(url(AVATAR))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status().as_u16(), 401);
     }
     let (s, _, _) = get_as(&client_from("127.0.3.1"), &url(AVATAR), &other.api_key).await;

@@ -118,18 +118,19 @@ pub async fn check_audio_within(
         let path = dir.path().join(format!("audio.{ext}"));
         std::fs::write(&path, &bytes).map_err(DomainError::internal)?;
         // Stops at the limit: a small file may hold hours of audio.
-        let track = decode_audio_file_within(&path, None, Some(max_seconds)).map_err(|e| match e {
-            EngineError::InvalidAudio(why) => {
-                DomainError::invalid(field, format!("the audio could not be decoded: {why}"))
-            }
-            EngineError::AudioDuration { .. } => DomainError::invalid(
-                field,
-                format!(
+        let track =
+            decode_audio_file_within(&path, None, Some(max_seconds)).map_err(|e| match e {
+                EngineError::InvalidAudio(why) => {
+                    DomainError::invalid(field, format!("the audio could not be decoded: {why}"))
+                }
+                EngineError::AudioDuration { .. } => DomainError::invalid(
+                    field,
+                    format!(
                     "the audio lasts more than {max_seconds:.0} s; the limit is {max_seconds:.0} s"
                 ),
-            ),
-            other => DomainError::invalid(field, other.to_string()),
-        })?;
+                ),
+                other => DomainError::invalid(field, other.to_string()),
+            })?;
         check_duration(field, track.duration)?;
         Ok(AudioAsset {
             bytes,

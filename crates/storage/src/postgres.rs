@@ -281,13 +281,14 @@ impl MetadataStore for PgStore {
         created_at: Millis,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE accounts SET access_key = $1, secret_key = $2 WHERE id = $3")
-            .bind(access_key)
-            .bind(secret_key)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let updated =
+            sqlx::query("UPDATE accounts SET access_key = $1, secret_key = $2 WHERE id = $3")
+                .bind(access_key)
+                .bind(secret_key)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if updated == 0 {
             return Ok(false);
         }
@@ -875,6 +876,9 @@ mod tests {
     async fn the_store_contract_holds_on_postgres() {
         let (url, s) = store().await;
         contract::limits_duplicates_and_isolation(&s).await;
+        done(&url, s).await;
+        let (url, s) = store().await;
+        contract::credentials_are_replaced_at_once(&s).await;
         done(&url, s).await;
         let (url, s) = store().await;
         contract::queue_claims_each_task_once_and_recovers_expired_leases(&s).await;

@@ -293,13 +293,14 @@ impl MetadataStore for SqliteStore {
         created_at: Millis,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE accounts SET access_key = ?1, secret_key = ?2 WHERE id = ?3")
-            .bind(access_key)
-            .bind(secret_key)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let updated =
+            sqlx::query("UPDATE accounts SET access_key = ?1, secret_key = ?2 WHERE id = ?3")
+                .bind(access_key)
+                .bind(secret_key)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if updated == 0 {
             return Ok(false);
         }
@@ -915,6 +916,12 @@ mod tests {
         );
         s.delete_task("t2").await.unwrap();
         assert!(s.active_tasks_by_email("a").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn credentials_are_replaced_at_once() {
+        let (_d, s) = store().await;
+        crate::contract::credentials_are_replaced_at_once(&s).await;
     }
 
     #[tokio::test]
