@@ -96,10 +96,15 @@ fn encode(img: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
 
 /// A valid 8x8 PNG whose header claims `w` x `h` (CRC fixed up).
 fn png_bomb(w: u32, h: u32) -> Vec<u8> {
-    let mut b = encode(
+    png_bomb_of(
         image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8)),
-        image::ImageFormat::Png,
-    );
+        w,
+        h,
+    )
+}
+
+fn png_bomb_of(img: image::DynamicImage, w: u32, h: u32) -> Vec<u8> {
+    let mut b = encode(img, image::ImageFormat::Png);
     assert_eq!(&b[12..16], b"IHDR");
     b[16..20].copy_from_slice(&w.to_be_bytes());
     b[20..24].copy_from_slice(&h.to_be_bytes());
@@ -207,6 +212,16 @@ async fn hostile_images_get_a_clear_refusal_in_every_dialect() {
         ("png-bomb-wide", png_bomb(60_000, 30_000), "megapixel limit"),
         ("jpeg-bomb", jpeg_bomb(65_000, 65_000), "megapixel limit"),
         ("webp-bomb", webp_bomb(), "megapixel limit"),
+        // Within the pixel budget, but 36 MP of 16-bit RGBA is 288 MB.
+        (
+            "png-16bit-rgba-bomb",
+            png_bomb_of(
+                image::DynamicImage::ImageRgba16(image::ImageBuffer::new(8, 8)),
+                6000,
+                6000,
+            ),
+            "more than the 256 MB limit",
+        ),
         ("truncated-png", truncated_png, "could not be decoded"),
         ("corrupt-png", corrupt_png, "could not be decoded"),
         (
