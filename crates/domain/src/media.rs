@@ -123,11 +123,17 @@ pub async fn check_audio_within(
                 EngineError::InvalidAudio(why) => {
                     DomainError::invalid(field, format!("the audio could not be decoded: {why}"))
                 }
+                EngineError::AudioDuration { .. } if max_seconds < MAX_AUDIO_SECONDS => {
+                    DomainError::invalid(
+                        field,
+                        format!("the audio lasts more than {max_seconds:.0} s; the limit is {max_seconds:.0} s"),
+                    )
+                }
                 EngineError::AudioDuration { .. } => DomainError::invalid(
                     field,
                     format!(
-                    "the audio lasts more than {max_seconds:.0} s; the limit is {max_seconds:.0} s"
-                ),
+                        "the audio lasts more than {max_seconds:.0} s; it must last between {MIN_AUDIO_SECONDS:.0} and {max_seconds:.0} seconds"
+                    ),
                 ),
                 other => DomainError::invalid(field, other.to_string()),
             })?;
