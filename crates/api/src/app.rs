@@ -156,6 +156,8 @@ impl Server {
             let app = router(state.clone());
             let stop = http_shutdown.clone();
             handles.push(tokio::spawn(async move {
+                // The peer address feeds the auth lockout.
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
                 let served = axum::serve(listener, app)
                     .with_graceful_shutdown(stop.cancelled_owned())
                     .await;

@@ -12,7 +12,15 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Accou
             DomainError::Unauthorized(AuthFailure::Invalid("the header is not ASCII".into()))
         })?),
     };
-    let account = state.services.accounts.authenticate(value).await?;
+    let client = headers
+        .get(crate::request_id::CLIENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let account = state
+        .services
+        .accounts
+        .authenticate_client(value, client)
+        .await?;
     if let Some(rates) = &state.rates {
         rates.check(&account.id)?;
     }

@@ -101,6 +101,11 @@ impl Default for S3Settings {
 pub struct AuthSettings {
     /// Clock skew tolerated on JWT `nbf` and `exp`.
     pub clock_skew_seconds: i64,
+    /// Failed authentications from one client address (or for one
+    /// AccessKey) within a minute before it is locked out.
+    pub max_failures_per_minute: u32,
+    /// How long a lockout lasts (answered 429 with Retry-After).
+    pub lockout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -171,6 +176,8 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             clock_skew_seconds: 10,
+            max_failures_per_minute: 20,
+            lockout_seconds: 60,
         }
     }
 }
@@ -332,6 +339,12 @@ impl Settings {
             retention: secs(self.retention_days * 86_400.0),
             default_concurrency: self.account_concurrency,
             clock_skew_s: self.auth.clock_skew_seconds.max(0),
+            auth_throttle: mouthpiece_domain::throttle::ThrottleConfig {
+                max_failures: self.auth.max_failures_per_minute,
+                window: Duration::from_secs(60),
+                lockout: Duration::from_secs(self.auth.lockout_seconds.max(1)),
+                ..Default::default()
+            },
             network: NetworkPolicy::from_strings(&self.network.allow)
                 .map_err(anyhow::Error::msg)?,
             http: HttpLimits {

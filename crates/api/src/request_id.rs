@@ -16,9 +16,22 @@ pub struct RequestId(pub String);
 
 pub const HEADER: &str = "x-request-id";
 
+/// The peer's address, set here from the connection (never from the
+/// client: a value it sends is dropped), for the auth lockout. Handlers
+/// see headers, so it travels as one.
+pub const CLIENT_HEADER: &str = "x-mouthpiece-client-ip";
+
 pub async fn middleware(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    req.headers_mut().remove(CLIENT_HEADER);
+    if let Some(v) = peer.and_then(|ip| HeaderValue::from_str(&ip.to_string()).ok()) {
+        req.headers_mut().insert(CLIENT_HEADER, v);
+    }
     let span = tracing::info_span!(
         "request",
         request_id = %id,

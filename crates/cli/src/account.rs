@@ -1,4 +1,4 @@
-//! `mouthpiece account create|list`: accounts and their credentials, in the
+//! `mouthpiece account create|list|rotate|revoke`: accounts and their credentials, in the
 //! same database the server uses.
 
 use anyhow::Result;
@@ -36,6 +36,19 @@ pub enum AccountCommand {
     },
     /// List accounts (no secrets).
     List,
+    /// Replace the account's API key, AccessKey and SecretKey; the old ones
+    /// stop working at once. Prints the new ones once.
+    Rotate {
+        /// The account id (`acct_...`, see `account list`).
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke every credential of the account (until the next `rotate`).
+    Revoke {
+        /// The account id (`acct_...`, see `account list`).
+        id: String,
+    },
 }
 
 pub fn run(a: AccountArgs) -> Result<()> {
@@ -84,6 +97,36 @@ pub fn run(a: AccountArgs) -> Result<()> {
                     }
                     println!("These are shown once; keep them somewhere safe.");
                 }
+            }
+            AccountCommand::Rotate { id, json } => {
+                let c = accounts
+                    .rotate(&id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({
+                            "account_id": id,
+                            "api_key": c.api_key,
+                            "access_key": c.access_key,
+                            "secret_key": c.secret_key,
+                        }))?
+                    );
+                } else {
+                    println!("account:        {id}");
+                    println!("API key:        {}", c.api_key);
+                    println!("AccessKey:      {}", c.access_key);
+                    println!("SecretKey:      {}", c.secret_key);
+                    println!("The old credentials no longer work. These are shown once.");
+                }
+            }
+            AccountCommand::Revoke { id } => {
+                accounts
+                    .revoke(&id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("account {id}: every API key, AccessKey and SecretKey is revoked");
             }
             AccountCommand::List => {
                 for acc in accounts.list().await.map_err(|e| anyhow::anyhow!("{e}"))? {

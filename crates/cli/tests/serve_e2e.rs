@@ -1,7 +1,8 @@
 //! `mouthpiece account create` and `mouthpiece serve` as real processes:
 //! a server killed with SIGKILL mid-render is restarted and the task is
 //! re-claimed and completes; a task whose render keeps failing fails with
-//! the reason once its attempts are used up.
+//! the reason once its attempts are used up; `account rotate`/`revoke` void
+//! credentials while the server runs.
 
 mod common;
 
@@ -230,4 +231,63 @@ fn a_render_that_keeps_failing_fails_with_the_reason() {
         msg.to_lowercase().contains("ffmpeg") || msg.contains("encoder"),
         "{msg}"
     );
+}
+
+#[test]
+fn rotate_and_revoke_void_the_old_credentials_of_a_running_server_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = write_config(dir.path(), port, "");
+    let acct = account(&cfg);
+    let s = serve(&cfg, port, &[]);
+    let status = |key: &str| -> (u16, Value) {
+        let r = http()
+            .get(format!("{}{AVATAR}", s.url))
+            .bearer_auth(key)
+            .send()
+            .expect("GET");
+        (r.status().as_u16(), r.json().expect("JSON"))
+    };
+    let old = acct["api_key"].as_str().unwrap();
+    assert_eq!(status(old).0, 200);
+    let id = acct["account_id"].as_str().unwrap();
+
+    let out = mouthpiece(&[
+        "account",
+        "rotate",
+        id,
+        "--json",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let new = rotated["api_key"].as_str().unwrap();
+    assert_ne!(new, old);
+    let (code, v) = status(old);
+    assert_eq!((code, v["code"].as_u64()), (401, Some(1002)), "{v}");
+    assert_eq!(status(new).0, 200);
+
+    let out = mouthpiece(&["account", "revoke", id, "--config", cfg.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, v) = status(new);
+    assert_eq!((code, v["code"].as_u64()), (401, Some(1002)), "{v}");
+    // An unknown account is an error, not a silent success.
+    let out = mouthpiece(&[
+        "account",
+        "revoke",
+        "acct_nope",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
 }

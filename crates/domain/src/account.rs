@@ -4,10 +4,12 @@
 
 use crate::clock::{now_ms, now_s};
 use crate::error::{AuthFailure, DomainError, Result};
+use crate::throttle::{AuthThrottle, Subject, ThrottleConfig};
 use crate::{ids, jwt};
 use base64::Engine;
 use mouthpiece_storage::{AccountRecord, MetadataStore, NewAccount};
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,18 +52,107 @@ pub fn hash_api_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// New credentials after a rotation, shown once.
+#[derive(Debug, Clone)]
+pub struct RotatedCredentials {
+    pub api_key: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
 #[derive(Clone)]
 pub struct AccountService {
     store: Arc<dyn MetadataStore>,
     clock_skew_s: i64,
+    throttle: Arc<AuthThrottle>,
 }
 
 impl AccountService {
     pub fn new(store: Arc<dyn MetadataStore>, clock_skew_s: i64) -> Self {
+        Self::with_throttle(store, clock_skew_s, ThrottleConfig::default())
+    }
+
+    pub fn with_throttle(
+        store: Arc<dyn MetadataStore>,
+        clock_skew_s: i64,
+        throttle: ThrottleConfig,
+    ) -> Self {
         Self {
             store,
             clock_skew_s,
+            throttle: Arc::new(AuthThrottle::new(throttle)),
         }
+    }
+
+    /// Replaces the account's API keys and AccessKey/SecretKey pair; the old
+    /// ones stop working at once (JWTs signed with the old SecretKey too).
+    pub async fn rotate(&self, account_id: &str) -> Result<RotatedCredentials> {
+        let creds = RotatedCredentials {
+            api_key: format!("mp_{}", ids::token(40)),
+            access_key: format!("AK{}", ids::token(30)),
+            secret_key: ids::token(40),
+        };
+        let found = self
+            .store
+            .replace_credentials(
+                account_id,
+                &hash_api_key(&creds.api_key),
+                &creds.access_key,
+                &creds.secret_key,
+                now_ms(),
+            )
+            .await?;
+        if !found {
+            return Err(DomainError::NotFound {
+                what: format!("account {account_id}"),
+            });
+        }
+        Ok(creds)
+    }
+
+    /// Revokes every credential of the account: a rotation whose new
+    /// credentials are never shown. `rotate` issues usable ones again.
+    pub async fn revoke(&self, account_id: &str) -> Result<()> {
+        self.rotate(account_id).await.map(|_| ())
+    }
+
+    /// [`Self::authenticate`] with brute-force protection: a client address
+    /// (or an AccessKey) with too many recent failures is refused with
+    /// [`DomainError::TooManyAuthFailures`]. A locked-out address is refused
+    /// before its credentials are looked at; a locked-out AccessKey only
+    /// when the token fails, so its owner's valid tokens keep working.
+    pub async fn authenticate_client(
+        &self,
+        authorization: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Account> {
+        let client = client.map(Subject::client);
+        if let Some(retry_after_s) = client.as_ref().and_then(|c| self.throttle.locked(c)) {
+            return Err(DomainError::TooManyAuthFailures { retry_after_s });
+        }
+        let result = self.authenticate(authorization).await;
+        match &result {
+            Err(DomainError::Unauthorized(f)) if *f != AuthFailure::Missing => {
+                if let Some(c) = client {
+                    self.throttle.failed(c);
+                }
+                let iss = authorization
+                    .and_then(|v| v.trim().split_once(' '))
+                    .map(|(_, t)| t.trim())
+                    .filter(|t| jwt::looks_like_jwt(t))
+                    .and_then(|t| jwt::parse(t).ok())
+                    .and_then(|p| p.claims.iss);
+                if let Some(ak) = iss {
+                    let subject = Subject::AccessKey(ak);
+                    if let Some(retry_after_s) = self.throttle.locked(&subject) {
+                        return Err(DomainError::TooManyAuthFailures { retry_after_s });
+                    }
+                    self.throttle.failed(subject);
+                }
+            }
+            _ => {}
+        }
+        result
     }
 
     pub async fn create(&self, req: NewAccountRequest) -> Result<CreatedAccount> {

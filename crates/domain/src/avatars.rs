@@ -497,7 +497,7 @@ impl AvatarService {
             if body.len() > 20 * 1024 * 1024 {
                 return Err(too_big(20));
             }
-            let a = media::check_audio("body", body.clone()).await?;
+            let a = media::check_audio_within("body", body.clone(), 30.0).await?;
             if a.duration > 30.0 {
                 return Err(DomainError::invalid(
                     "body",

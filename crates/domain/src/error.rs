@@ -30,6 +30,10 @@ pub enum DomainError {
     /// The server's queue is at its configured depth.
     #[error("the server is busy: {depth} tasks are waiting or rendering, its limit; retry in {retry_after_s} s")]
     QueueFull { depth: u64, retry_after_s: u64 },
+    /// Too many failed authentication attempts from this client or for
+    /// this AccessKey; try again after `retry_after_s`.
+    #[error("too many failed authentication attempts; retry after {retry_after_s} s")]
+    TooManyAuthFailures { retry_after_s: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -58,11 +62,12 @@ impl DomainError {
         }
     }
 
-    /// Seconds a client should wait before retrying, when that is known.
+    /// Seconds a client should wait before retrying, for refusals that say so.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             DomainError::RateLimited { retry_after_s, .. }
-            | DomainError::QueueFull { retry_after_s, .. } => Some(*retry_after_s),
+            | DomainError::QueueFull { retry_after_s, .. }
+            | DomainError::TooManyAuthFailures { retry_after_s } => Some(*retry_after_s),
             _ => None,
         }
     }

@@ -22,12 +22,13 @@ pub mod media;
 pub mod net;
 pub mod services;
 pub mod task;
+pub mod throttle;
 pub mod tts;
 pub mod voices;
 pub mod watermark;
 pub mod worker;
 
-pub use account::{Account, AccountService, CreatedAccount, NewAccountRequest};
+pub use account::{Account, AccountService, CreatedAccount, NewAccountRequest, RotatedCredentials};
 pub use error::{AuthFailure, DomainError, Result};
 pub use services::{DomainConfig, Services};
 pub use task::{Task, TaskStatus, VideoResult};

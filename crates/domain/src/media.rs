@@ -5,7 +5,7 @@
 use crate::error::{DomainError, Result};
 use crate::input::{MAX_AUDIO_SECONDS, MIN_AUDIO_SECONDS};
 use bytes::Bytes;
-use mouthpiece_engine::media::{decode_audio_file, decode_portrait, PortraitLimits};
+use mouthpiece_engine::media::{decode_audio_file_within, decode_portrait, PortraitLimits};
 use mouthpiece_engine::EngineError;
 
 /// A portrait that passed the checks.
@@ -94,6 +94,16 @@ pub async fn check_image(bytes: Bytes) -> Result<ImageAsset> {
 
 /// Sniffs and decodes a speech file, checking its duration (2–300 s).
 pub async fn check_audio(field: &'static str, bytes: Bytes) -> Result<AudioAsset> {
+    check_audio_within(field, bytes, MAX_AUDIO_SECONDS).await
+}
+
+/// [`check_audio`] with a lower upper limit; decoding stops past it.
+pub async fn check_audio_within(
+    field: &'static str,
+    bytes: Bytes,
+    max_seconds: f64,
+) -> Result<AudioAsset> {
+    let max_seconds = max_seconds.min(MAX_AUDIO_SECONDS);
     let Some(ext) = sniff_audio(&bytes) else {
         return Err(DomainError::invalid(
             field,
@@ -107,12 +117,26 @@ pub async fn check_audio(field: &'static str, bytes: Bytes) -> Result<AudioAsset
             .map_err(DomainError::internal)?;
         let path = dir.path().join(format!("audio.{ext}"));
         std::fs::write(&path, &bytes).map_err(DomainError::internal)?;
-        let track = decode_audio_file(&path, None).map_err(|e| match e {
-            EngineError::InvalidAudio(why) => {
-                DomainError::invalid(field, format!("the audio could not be decoded: {why}"))
-            }
-            other => DomainError::invalid(field, other.to_string()),
-        })?;
+        // Stops at the limit: a small file may hold hours of audio.
+        let track =
+            decode_audio_file_within(&path, None, Some(max_seconds)).map_err(|e| match e {
+                EngineError::InvalidAudio(why) => {
+                    DomainError::invalid(field, format!("the audio could not be decoded: {why}"))
+                }
+                EngineError::AudioDuration { .. } if max_seconds < MAX_AUDIO_SECONDS => {
+                    DomainError::invalid(
+                        field,
+                        format!("the audio lasts more than {max_seconds:.0} s; the limit is {max_seconds:.0} s"),
+                    )
+                }
+                EngineError::AudioDuration { .. } => DomainError::invalid(
+                    field,
+                    format!(
+                        "the audio lasts more than {max_seconds:.0} s; it must last between {MIN_AUDIO_SECONDS:.0} and {max_seconds:.0} seconds"
+                    ),
+                ),
+                other => DomainError::invalid(field, other.to_string()),
+            })?;
         check_duration(field, track.duration)?;
         Ok(AudioAsset {
             bytes,

@@ -49,7 +49,21 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public_v4(v4);
             }
-            let seg0 = v6.segments()[0];
+            let seg = v6.segments();
+            let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+            // NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16) carry
+            // an IPv4 address that a gateway would reach for us: judge that.
+            if seg[0] == 0x64 && seg[1] == 0xff9b && (seg[2..6] == [0; 4] || seg[2] == 1) {
+                return is_public_v4(embedded(seg[6], seg[7]));
+            }
+            if seg[0] == 0x2002 {
+                return is_public_v4(embedded(seg[1], seg[2]));
+            }
+            // IPv4-compatible ::a.b.c.d (deprecated) is never routed as such.
+            if seg[..6] == [0; 6] {
+                return false;
+            }
+            let seg0 = seg[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -139,6 +153,30 @@ pub fn check_url(url: &Url, policy: &NetworkPolicy) -> Result<(), String> {
     }
 }
 
+/// [`check_url`], and for a name, its addresses now: a callback that would
+/// go to a refused address is refused when the task is made, not silently
+/// at delivery (which checks again, as names may change). A name that does
+/// not resolve yet is let through to delivery.
+pub async fn check_url_resolved(url: &Url, policy: &NetworkPolicy) -> Result<(), String> {
+    check_url(url, policy)?;
+    let Some(url::Host::Domain(host)) = url.host() else {
+        return Ok(());
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let Ok(addrs) = tokio::net::lookup_host((host, port)).await else {
+        return Ok(());
+    };
+    for a in addrs {
+        if !policy.permits(a.ip()) {
+            return Err(format!(
+                "{host} resolves to {}, a loopback, private or link-local address, which is not allowed",
+                a.ip()
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
     pub connect_timeout: Duration,
@@ -221,6 +259,21 @@ impl Outbound {
             .await
             .map_err(describe)?;
         let status = resp.status();
+        // A redirect left unfollowed (reqwest follows only http(s) ones).
+        if status.is_redirection() {
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere")
+                .chars()
+                .take(200)
+                .collect::<String>();
+            return Err(FetchError(format!(
+                "redirect refused: HTTP {} to {to:?}, which is not an http(s) URL that may be fetched",
+                status.as_u16()
+            )));
+        }
         if !status.is_success() {
             return Err(FetchError(format!(
                 "the server answered HTTP {}",
@@ -309,10 +362,15 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
             "::",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "::127.0.0.1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip} treated as public");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "64:ff9b::808:808"] {
             assert!(is_public(ip.parse().unwrap()), "{ip} treated as special");
         }
         let p = NetworkPolicy::from_strings(&["127.0.0.0/8".into(), "::1".into()]).unwrap();

@@ -33,6 +33,8 @@ pub struct DomainConfig {
     pub default_concurrency: u32,
     /// Seconds of clock skew tolerated on JWT `nbf`/`exp`.
     pub clock_skew_s: i64,
+    /// Lockout after repeated failed authentication.
+    pub auth_throttle: crate::throttle::ThrottleConfig,
     /// Which addresses input URLs and callbacks may reach.
     pub network: NetworkPolicy,
     pub http: HttpLimits,
@@ -51,6 +53,7 @@ impl Default for DomainConfig {
             retention: Duration::from_secs(30 * 24 * 3600),
             default_concurrency: 5,
             clock_skew_s: 10,
+            auth_throttle: crate::throttle::ThrottleConfig::default(),
             network: NetworkPolicy::default(),
             http: HttpLimits::default(),
             worker: WorkerConfig::default(),
@@ -103,7 +106,11 @@ impl Services {
         let events = TaskEvents::new(signer.clone(), config.retention_ms(), Arc::new(formats));
         let work_available = Arc::new(Notify::new());
         Ok(Self {
-            accounts: AccountService::new(store.clone(), config.clock_skew_s),
+            accounts: AccountService::with_throttle(
+                store.clone(),
+                config.clock_skew_s,
+                config.auth_throttle.clone(),
+            ),
             tts: TtsService::new(
                 store.clone(),
                 blobs.clone(),
@@ -299,7 +306,8 @@ impl TaskService {
             }
         }
         if let Some(cb) = &req.callback_url {
-            crate::net::check_url(cb.url(), &self.config.network)
+            crate::net::check_url_resolved(cb.url(), &self.config.network)
+                .await
                 .map_err(|why| DomainError::invalid("callback_url", why))?;
         }
         let image_bytes = self

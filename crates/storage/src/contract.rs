@@ -88,6 +88,37 @@ pub async fn limits_duplicates_and_isolation(s: &dyn MetadataStore) {
     assert_eq!(listed, ["4", "1"]);
 }
 
+/// Rotation replaces every API key and the AccessKey/SecretKey pair at
+/// once, for that account only.
+pub async fn credentials_are_replaced_at_once(s: &dyn MetadataStore) {
+    s.create_account(&account("a")).await.unwrap();
+    s.create_account(&account("b")).await.unwrap();
+    s.add_api_key("a", "hash-a2", 2).await.unwrap();
+    assert!(s
+        .replace_credentials("a", "hash-new", "ak-new", "sk-new", 3)
+        .await
+        .unwrap());
+    for gone in ["hash-a", "hash-a2"] {
+        assert!(s.account_by_api_key_hash(gone).await.unwrap().is_none());
+    }
+    assert!(s.account_by_access_key("ak-a").await.unwrap().is_none());
+    let a = s.account_by_access_key("ak-new").await.unwrap().unwrap();
+    assert_eq!((a.id.as_str(), a.secret_key.as_str()), ("a", "sk-new"));
+    assert_eq!(
+        s.account_by_api_key_hash("hash-new")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "a"
+    );
+    assert!(s.account_by_api_key_hash("hash-b").await.unwrap().is_some());
+    assert!(!s
+        .replace_credentials("nobody", "h", "ak", "sk", 4)
+        .await
+        .unwrap());
+}
+
 pub async fn queue_claims_each_task_once_and_recovers_expired_leases(s: &dyn MetadataStore) {
     s.create_account(&account("a")).await.unwrap();
     s.insert_task(&task("1", "a", None, 1), 10, NONE)

@@ -35,6 +35,17 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn account_by_access_key(&self, access_key: &str) -> Result<Option<AccountRecord>>;
     async fn list_accounts(&self) -> Result<Vec<AccountRecord>>;
     async fn add_api_key(&self, account_id: &str, hash: &str, created_at: Millis) -> Result<()>;
+    /// Replaces every credential of an account at once: all its API keys
+    /// give way to `api_key_hash`, the AccessKey/SecretKey pair is replaced.
+    /// False when there is no such account.
+    async fn replace_credentials(
+        &self,
+        account_id: &str,
+        api_key_hash: &str,
+        access_key: &str,
+        secret_key: &str,
+        created_at: Millis,
+    ) -> Result<bool>;
 
     /// Inserts when the account has fewer than `max_active` unfinished tasks
     /// and the external id is free, atomically, with its callback row.

@@ -272,6 +272,40 @@ impl MetadataStore for PgStore {
         Ok(())
     }
 
+    async fn replace_credentials(
+        &self,
+        account_id: &str,
+        api_key_hash: &str,
+        access_key: &str,
+        secret_key: &str,
+        created_at: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let updated =
+            sqlx::query("UPDATE accounts SET access_key = $1, secret_key = $2 WHERE id = $3")
+                .bind(access_key)
+                .bind(secret_key)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM api_keys WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO api_keys (key_hash, account_id, created_at) VALUES ($1, $2, $3)")
+            .bind(api_key_hash)
+            .bind(account_id)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn insert_task(
         &self,
         t: &NewTask,
@@ -848,6 +882,9 @@ mod tests {
     async fn the_store_contract_holds_on_postgres() {
         let (url, s) = store().await;
         contract::limits_duplicates_and_isolation(&s).await;
+        done(&url, s).await;
+        let (url, s) = store().await;
+        contract::credentials_are_replaced_at_once(&s).await;
         done(&url, s).await;
         let (url, s) = store().await;
         contract::queue_claims_each_task_once_and_recovers_expired_leases(&s).await;

@@ -284,6 +284,40 @@ impl MetadataStore for SqliteStore {
         Ok(())
     }
 
+    async fn replace_credentials(
+        &self,
+        account_id: &str,
+        api_key_hash: &str,
+        access_key: &str,
+        secret_key: &str,
+        created_at: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let updated =
+            sqlx::query("UPDATE accounts SET access_key = ?1, secret_key = ?2 WHERE id = ?3")
+                .bind(access_key)
+                .bind(secret_key)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM api_keys WHERE account_id = ?1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO api_keys (key_hash, account_id, created_at) VALUES (?1, ?2, ?3)")
+            .bind(api_key_hash)
+            .bind(account_id)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn insert_task(
         &self,
         t: &NewTask,
@@ -888,6 +922,12 @@ mod tests {
         );
         s.delete_task("t2").await.unwrap();
         assert!(s.active_tasks_by_email("a").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn credentials_are_replaced_at_once() {
+        let (_d, s) = store().await;
+        crate::contract::credentials_are_replaced_at_once(&s).await;
     }
 
     #[tokio::test]

@@ -160,6 +160,7 @@ pub struct AimlError {
     message: String,
     path: String,
     request_id: String,
+    retry_after: Option<u64>,
 }
 
 pub fn status_for(e: &DomainError) -> StatusCode {
@@ -170,7 +171,8 @@ pub fn status_for(e: &DomainError) -> StatusCode {
         // The wait is in the message: AI/ML API sends no rate-limit headers.
         DomainError::ConcurrencyLimit { .. }
         | DomainError::RateLimited { .. }
-        | DomainError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+        | DomainError::QueueFull { .. }
+        | DomainError::TooManyAuthFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
         DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -183,6 +185,7 @@ impl AimlError {
             message,
             path: uri.path().to_string(),
             request_id: rid.0.clone(),
+            retry_after: None,
         }
     }
 
@@ -193,7 +196,10 @@ impl AimlError {
             DomainError::InvalidInput { .. } => format!("Body validation error! {e}"),
             other => shared::public_message(other),
         };
-        Self::new(status, message, uri, rid)
+        Self {
+            retry_after: e.retry_after(),
+            ..Self::new(status, message, uri, rid)
+        }
     }
 
     fn body(e: BodyError, uri: &Uri, rid: &RequestId) -> Self {
@@ -215,7 +221,8 @@ impl IntoResponse for AimlError {
             status_code: self.status.as_u16(),
             timestamp: iso8601(mouthpiece_domain::clock::now_ms()),
         };
-        (self.status, Json(body)).into_response()
+        // Only the auth lockout says when to retry (AI/ML's own 429s do not).
+        shared::retry_after((self.status, Json(body)).into_response(), self.retry_after)
     }
 }
 

@@ -207,7 +207,8 @@ pub fn code_of(e: &DomainError) -> u16 {
         DomainError::Unauthorized(_) => 401,
         DomainError::ConcurrencyLimit { .. }
         | DomainError::RateLimited { .. }
-        | DomainError::QueueFull { .. } => 429,
+        | DomainError::QueueFull { .. }
+        | DomainError::TooManyAuthFailures { .. } => 429,
         DomainError::Unavailable(_) => 455,
         DomainError::Internal(_) => 500,
     }
@@ -241,7 +242,7 @@ impl From<BodyError> for KieError {
 impl IntoResponse for KieError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut r = (
+        let resp = (
             status,
             Json(Envelope::<()> {
                 code: self.code,
@@ -250,11 +251,7 @@ impl IntoResponse for KieError {
             }),
         )
             .into_response();
-        if let Some(s) = self.retry_after {
-            r.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, s.into());
-        }
-        r
+        shared::retry_after(resp, self.retry_after)
     }
 }
 

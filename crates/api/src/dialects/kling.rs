@@ -243,7 +243,9 @@ pub fn code_of(e: &DomainError) -> (StatusCode, u32) {
         DomainError::ConcurrencyLimit { .. } | DomainError::QueueFull { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, 1303)
         }
-        DomainError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, 1302),
+        DomainError::RateLimited { .. } | DomainError::TooManyAuthFailures { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, 1302)
+        }
         DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, 5001),
         DomainError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, 5000),
     }
@@ -299,12 +301,7 @@ impl IntoResponse for KlingError {
             request_id: self.request_id,
             data: None,
         };
-        let mut r = (self.status, Json(body)).into_response();
-        if let Some(s) = self.retry_after {
-            r.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, s.into());
-        }
-        r
+        super::shared::retry_after((self.status, Json(body)).into_response(), self.retry_after)
     }
 }
 

@@ -39,3 +39,17 @@ pub fn public_message(e: &DomainError) -> String {
         other => other.to_string(),
     }
 }
+
+/// Adds `Retry-After` (seconds) when the refusal says when to come back.
+pub fn retry_after(
+    mut resp: axum::response::Response,
+    seconds: Option<u64>,
+) -> axum::response::Response {
+    if let Some(s) = seconds {
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(s),
+        );
+    }
+    resp
+}

@@ -106,7 +106,8 @@ impl UseapiError {
                 retry_after: Some(RETRY_AFTER_S),
             },
             DomainError::RateLimited { retry_after_s, .. }
-            | DomainError::QueueFull { retry_after_s, .. } => Self {
+            | DomainError::QueueFull { retry_after_s, .. }
+            | DomainError::TooManyAuthFailures { retry_after_s } => Self {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 error: e.to_string(),
                 retry_after: Some(*retry_after_s),
@@ -129,7 +130,7 @@ impl IntoResponse for UseapiError {
     fn into_response(self) -> Response {
         let mut body = json!({"error": self.error, "code": self.status.as_u16()});
         if let Some(secs) = self.retry_after {
-            let ms = i64::try_from(secs).unwrap_or(i64::MAX / 2_000) * 1000;
+            let ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
             body["retryAfter"] = json!(iso8601(now_ms().saturating_add(ms)));
             let mut r = (self.status, Json(body)).into_response();
             r.headers_mut()

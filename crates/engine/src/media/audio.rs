@@ -52,6 +52,17 @@ pub fn to_analysis_rate(samples: &[f32], rate: u32) -> Vec<f32> {
 
 /// Decodes `input`, writing a PCM copy to `wav_out` when given.
 pub fn decode_audio_file(input: &Path, wav_out: Option<&Path>) -> Result<AudioTrack> {
+    decode_audio_file_within(input, wav_out, None)
+}
+
+/// Like [`decode_audio_file`], but stops with [`EngineError::AudioDuration`]
+/// as soon as more than `max_seconds` were decoded: a few MB of FLAC or
+/// low-bitrate audio can hold hours, which must not be decoded in full.
+pub fn decode_audio_file_within(
+    input: &Path,
+    wav_out: Option<&Path>,
+    max_seconds: Option<f64>,
+) -> Result<AudioTrack> {
     let mut file = File::open(input)
         .map_err(|e| EngineError::InvalidAudio(format!("cannot open {}: {e}", input.display())))?;
     let presentation = guard_mp4(&mut file)?;
@@ -60,7 +71,7 @@ pub fn decode_audio_file(input: &Path, wav_out: Option<&Path>) -> Result<AudioTr
         hint.with_extension(ext);
     }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    decode_guarded(mss, hint, wav_out, presentation)
+    decode_guarded(mss, hint, wav_out, presentation, max_seconds)
 }
 
 /// Decodes an in-memory file (for callers that hold the bytes, and fuzzing);
@@ -73,7 +84,7 @@ pub fn decode_audio_bytes(bytes: Vec<u8>, extension: Option<&str>) -> Result<Aud
     let mut cursor = std::io::Cursor::new(bytes);
     let presentation = guard_mp4(&mut cursor)?;
     let mss = MediaSourceStream::new(Box::new(cursor), Default::default());
-    decode_guarded(mss, hint, None, presentation)
+    decode_guarded(mss, hint, None, presentation, None)
 }
 
 /// symphonia has panicked on hostile files (found by fuzzing, e.g. a step of
@@ -83,9 +94,10 @@ fn decode_guarded(
     hint: Hint,
     wav_out: Option<&Path>,
     presentation: Option<Presentation>,
+    max_seconds: Option<f64>,
 ) -> Result<AudioTrack> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_stream(mss, hint, wav_out, presentation)
+        decode_stream(mss, hint, wav_out, presentation, max_seconds)
     }))
     .unwrap_or_else(|_| {
         Err(EngineError::InvalidAudio(
@@ -116,6 +128,7 @@ fn decode_stream(
     hint: Hint,
     wav_out: Option<&Path>,
     presentation: Option<Presentation>,
+    max_seconds: Option<f64>,
 ) -> Result<AudioTrack> {
     let bad = |e: SymError| EngineError::InvalidAudio(describe(e));
     let probed = symphonia::default::get_probe()
@@ -219,6 +232,15 @@ fn decode_stream(
         position += count;
         let samples = &all[from as usize * ch..to as usize * ch];
         frames += to - from;
+        if let Some(max) = max_seconds {
+            let seconds = frames as f64 / f64::from(rate);
+            if seconds > max {
+                return Err(EngineError::AudioDuration {
+                    seconds,
+                    limit: format!("it must not last more than {max:.0} s"),
+                });
+            }
+        }
         if let Some(w) = &mut writer {
             for &s in samples {
                 let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;

@@ -12,6 +12,9 @@ pub struct PortraitLimits {
     pub max_aspect: f32,
     /// Guards against decompression bombs: a small file claiming huge dimensions.
     pub max_pixels: u64,
+    /// The decoded buffer at most: 16-bit and alpha channels multiply a
+    /// picture's memory, and a flat one compresses to a few KB.
+    pub max_decoded_bytes: u64,
 }
 
 impl Default for PortraitLimits {
@@ -20,6 +23,7 @@ impl Default for PortraitLimits {
             min_side: 300,
             max_aspect: 2.5,
             max_pixels: 64_000_000,
+            max_decoded_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -59,8 +63,17 @@ pub fn decode_portrait(bytes: &[u8], limits: &PortraitLimits) -> Result<RgbImage
             limits.max_pixels / 1_000_000
         )));
     }
+    let per_pixel = u64::from(decoder.color_type().bytes_per_pixel());
+    let decoded = u64::from(w) * u64::from(h) * per_pixel;
+    if decoded > limits.max_decoded_bytes {
+        return Err(EngineError::InvalidImage(format!(
+            "image is {w}x{h} px at {per_pixel} bytes a pixel, {} MB decoded, more than the {} MB limit",
+            decoded / (1024 * 1024),
+            limits.max_decoded_bytes / (1024 * 1024)
+        )));
+    }
     let mut decode_limits = Limits::default();
-    decode_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8));
+    decode_limits.max_alloc = Some(limits.max_decoded_bytes.saturating_add(64 * 1024 * 1024));
     decoder
         .set_limits(decode_limits)
         .map_err(|e| EngineError::InvalidImage(e.to_string()))?;

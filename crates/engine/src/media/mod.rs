@@ -4,5 +4,7 @@ pub mod audio;
 pub mod image;
 mod mp4_guard;
 
-pub use self::audio::{decode_audio_bytes, decode_audio_file, AudioTrack, ANALYSIS_RATE};
+pub use self::audio::{
+    decode_audio_bytes, decode_audio_file, decode_audio_file_within, AudioTrack, ANALYSIS_RATE,
+};
 pub use self::image::{decode_portrait, load_portrait_file, PortraitLimits};
