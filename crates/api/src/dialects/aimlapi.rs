@@ -196,8 +196,14 @@ impl AimlError {
             DomainError::InvalidInput { .. } => format!("Body validation error! {e}"),
             other => shared::public_message(other),
         };
+        // Only the auth lockout says when to retry: AI/ML API's own rate
+        // limits send no header, the wait is in the message.
+        let retry_after = match &e {
+            DomainError::TooManyAuthFailures { retry_after_s } => Some(*retry_after_s),
+            _ => None,
+        };
         Self {
-            retry_after: e.retry_after(),
+            retry_after,
             ..Self::new(status, message, uri, rid)
         }
     }
