@@ -2,9 +2,14 @@
 //! once failed (fuzz/regressions) through the same parsers the fuzz targets
 //! drive, so every CI run re-checks them without a fuzzing toolchain.
 
+use mouthpiece_engine::animate::direction::MAX_ZOOM;
+use mouthpiece_engine::animate::{Direction, Emotion, FrameState, Performance};
 use mouthpiece_engine::face::{DetectParams, HaarCascade, ShapePredictor};
 use mouthpiece_engine::geometry::Rect;
-use mouthpiece_engine::media::{decode_audio_bytes, decode_portrait, PortraitLimits};
+use mouthpiece_engine::media::{
+    decode_audio_bytes, decode_portrait, PortraitLimits, ANALYSIS_RATE,
+};
+use mouthpiece_engine::timeline::MouthTimeline;
 use std::path::PathBuf;
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -91,6 +96,84 @@ fn speech_audio_corpus() {
         } else if name.starts_with("oom-") || name.starts_with("crash-") {
             // Once a crash or an out-of-memory abort; now a clean refusal.
             assert!(decoded.is_err(), "{name}");
+        }
+    }
+}
+
+/// The states of a short performance: finite, and the camera in frame.
+fn perform(timeline: &MouthTimeline, direction: &Direction, seed: u64) -> Vec<FrameState> {
+    let fps = 25.0;
+    let samples = vec![0.0f32; (timeline.duration * f64::from(ANALYSIS_RATE)) as usize];
+    let states = Performance {
+        timeline,
+        samples: &samples,
+        fps,
+        frames: (timeline.duration * fps).ceil() as usize,
+        seed,
+        direction,
+        emotion: direction.emotion().unwrap_or(Emotion::Neutral),
+        face_centre: (0.5, 0.4),
+    }
+    .frames();
+    for s in &states {
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("NaN") && !shown.contains("inf"), "{shown}");
+        assert!(
+            s.camera.zoom > 0.0 && s.camera.zoom <= MAX_ZOOM + 1e-3,
+            "{shown}"
+        );
+    }
+    states
+}
+
+#[test]
+fn saved_timeline_corpus() {
+    for (name, bytes) in inputs("saved_timeline") {
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        let parsed = if name.ends_with(".tsv") {
+            MouthTimeline::from_tsv(text)
+        } else {
+            MouthTimeline::from_json(text)
+        };
+        match name.as_str() {
+            "rhubarb.json" | "rhubarb.tsv" => {
+                let tl = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(tl.cues.len() >= 5, "{name}");
+                let frames = (tl.duration * 25.0).ceil() as usize;
+                assert_eq!(perform(&tl, &Direction::default(), 1).len(), frames);
+            }
+            "nan.tsv" | "backwards.json" => assert!(parsed.is_err(), "{name}"),
+            _ => {
+                let _ = MouthTimeline::from_json(text);
+                if let Ok(tl) = MouthTimeline::from_tsv(text) {
+                    assert!(tl.duration.is_finite());
+                    if tl.duration <= 4.0 {
+                        perform(&tl, &Direction::default(), 1);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn prompt_direction_corpus() {
+    for (name, bytes) in inputs("prompt_direction") {
+        let direction = Direction::parse(&String::from_utf8_lossy(&bytes));
+        let states = perform(&MouthTimeline::rest(3.0), &direction, bytes.len() as u64);
+        match name.as_str() {
+            "kling-example.txt" => assert!(!direction.gestures.is_empty(), "{direction:?}"),
+            "sequence.txt" => {
+                assert!(
+                    !direction.moods.is_empty() && direction.camera.len() == 2,
+                    "{direction:?}"
+                );
+                assert!(states.iter().any(|s| s.camera.zoom > 1.01), "{name}");
+            }
+            "still.txt" => assert!(direction.still, "{direction:?}"),
+            _ => {}
         }
     }
 }
