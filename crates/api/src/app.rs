@@ -1,6 +1,7 @@
 //! Assembles and runs the service: stores, domain services, router, render
 //! workers, callback dispatcher and janitor, all in one process.
 
+use crate::client_ip::TrustedProxies;
 use crate::config::Settings;
 use crate::dialects::{self, aimlapi, kie, kling, useapi};
 use crate::state::AppState;
@@ -40,7 +41,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(dialects::not_found)
         .method_not_allowed_fallback(dialects::not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            state.proxies.clone(),
+            request_id::middleware,
+        ))
         .with_state(state)
 }
 
@@ -147,6 +151,10 @@ impl Server {
                 settings.limits.burst,
             )
             .map(Arc::new),
+            proxies: Arc::new(
+                TrustedProxies::parse(&settings.auth.trusted_proxies)
+                    .map_err(|e| anyhow::anyhow!("auth.trusted_proxies: {e}"))?,
+            ),
         };
         let shutdown = CancellationToken::new();
         let http_shutdown = shutdown.child_token();

@@ -2,6 +2,7 @@
 //! variables (nested keys joined with `__`, e.g.
 //! `MOUTHPIECE_WORKERS__CONCURRENCY=2`), then command-line flags.
 
+use crate::client_ip::TrustedProxies;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use mouthpiece_domain::callbacks::CallbackConfig;
@@ -106,6 +107,10 @@ pub struct AuthSettings {
     pub max_failures_per_minute: u32,
     /// How long a lockout lasts (answered 429 with Retry-After).
     pub lockout_seconds: u64,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names
+    /// the client. Empty: the connection's peer is the client, and the
+    /// header is ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -178,6 +183,7 @@ impl Default for AuthSettings {
             clock_skew_seconds: 10,
             max_failures_per_minute: 20,
             lockout_seconds: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -292,6 +298,8 @@ impl Settings {
         );
         NetworkPolicy::from_strings(&self.network.allow)
             .map_err(|e| anyhow::anyhow!("network.allow: {e}"))?;
+        TrustedProxies::parse(&self.auth.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("auth.trusted_proxies: {e}"))?;
         Ok(())
     }
 

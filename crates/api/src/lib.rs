@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod dialects;
 pub mod files;

@@ -14,4 +14,6 @@ pub struct AppState {
     pub presign: Option<std::time::Duration>,
     /// Per-account request rates; `None`: no limit.
     pub rates: Option<Arc<crate::overload::AccountRates>>,
+    /// Who may name the client in `X-Forwarded-For`.
+    pub proxies: Arc<crate::client_ip::TrustedProxies>,
 }

@@ -1336,3 +1336,60 @@ async fn guessing_is_locked_out_while_valid_clients_keep_working() {
     assert_eq!(s, 200);
     t.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_has_its_own_lockout() {
+    let t = TestServer::start(|s| {
+        s.workers.enabled = false;
+        s.auth.max_failures_per_minute = 3;
+        s.auth.lockout_seconds = 120;
+        s.auth.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let a = t.account("behind-proxy", None).await;
+    let url = format!("{}{AVATAR}", t.url);
+    let proxy = client_from("127.0.0.1");
+    let via_proxy = |forwarded: &str, key: &str| {
+        proxy
+            .get(&url)
+            .header("x-forwarded-for", forwarded)
+            .bearer_auth(key)
+            .send()
+    };
+    // A guesser behind the proxy is locked out...
+    for i in 0..4 {
+        let resp = via_proxy("203.0.113.7", &format!("mp_guess{i}"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 401);
+    }
+    let resp = via_proxy("203.0.113.7", "mp_guess").await.unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    // ...and prepending a made-up address does not get it out: the proxy's
+    // own entry is the one that counts.
+    let resp = via_proxy("198.51.100.1, 203.0.113.7", &a.api_key)
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    // Other clients of the same proxy are not locked out with it.
+    let resp = via_proxy("203.0.113.8", "mp_wrong").await.unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let resp = via_proxy("203.0.113.8", &a.api_key).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    // A peer that is not a trusted proxy cannot pose as many clients.
+    let direct = client_from("127.0.0.2");
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let resp = direct
+            .get(&url)
+            .header("x-forwarded-for", format!("203.0.113.{}", 100 + i))
+            .bearer_auth(format!("mp_guess{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 429, 429]);
+    t.server.shutdown().await;
+}
