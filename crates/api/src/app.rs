@@ -5,7 +5,7 @@ use crate::client_ip::TrustedProxies;
 use crate::config::Settings;
 use crate::dialects::{self, aimlapi, kie, kling, useapi};
 use crate::state::AppState;
-use crate::{files, health, openapi, playground, request_id, telemetry};
+use crate::{files, health, openapi, overload, playground, request_id, telemetry};
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -41,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(dialects::not_found)
         .method_not_allowed_fallback(dialects::not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.body_budget.clone(),
+            overload::body_budget,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.proxies.clone(),
             request_id::middleware,
@@ -149,6 +153,12 @@ impl Server {
             rates: crate::overload::AccountRates::new(
                 settings.limits.requests_per_second,
                 settings.limits.burst,
+            )
+            .map(Arc::new),
+            body_budget: crate::overload::BodyBudget::new(
+                settings.limits.max_inflight_body_mb,
+                usize::try_from(settings.max_request_mb.saturating_mul(1024 * 1024))
+                    .unwrap_or(usize::MAX),
             )
             .map(Arc::new),
             proxies: Arc::new(

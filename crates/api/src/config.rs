@@ -55,6 +55,10 @@ pub struct LimitSettings {
     /// Unfinished tasks of all accounts together before new ones are
     /// refused (0: no limit).
     pub max_queued_tasks: u64,
+    /// Request bodies (uploads, base64 media) held in memory at once, in MB;
+    /// past it a request waits briefly, then gets the dialect's 429 (0: no
+    /// limit). At least `max_request_mb`.
+    pub max_inflight_body_mb: u64,
 }
 
 impl Default for LimitSettings {
@@ -63,6 +67,7 @@ impl Default for LimitSettings {
             requests_per_second: 50,
             burst: 200,
             max_queued_tasks: 10_000,
+            max_inflight_body_mb: 1024,
         }
     }
 }
@@ -298,6 +303,11 @@ impl Settings {
         );
         NetworkPolicy::from_strings(&self.network.allow)
             .map_err(|e| anyhow::anyhow!("network.allow: {e}"))?;
+        anyhow::ensure!(
+            self.limits.max_inflight_body_mb == 0
+                || self.limits.max_inflight_body_mb >= self.max_request_mb,
+            "limits.max_inflight_body_mb must be 0 (no limit) or at least max_request_mb"
+        );
         TrustedProxies::parse(&self.auth.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("auth.trusted_proxies: {e}"))?;
         Ok(())

@@ -1,11 +1,22 @@
-//! Per-account request rate limits: a token bucket per account (governor's
-//! GCRA), checked once the caller is authenticated. Each dialect answers a
+//! Overload protection at the edge. Per-account request rate limits: a
+//! token bucket per account (governor's GCRA), checked once the caller is
+//! authenticated. A memory budget for request bodies in flight, so many
+//! large uploads at once cannot exhaust memory. Each dialect answers a
 //! refusal with its own 429.
 
+use crate::dialects;
+use crate::request_id::RequestId;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use mouthpiece_domain::DomainError;
 use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 pub struct AccountRates {
     limiter: DefaultKeyedRateLimiter<String>,
@@ -41,6 +52,81 @@ impl AccountRates {
                     retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
                 }
             })
+    }
+}
+
+/// Request bodies are buffered whole (base64 media included), so the bytes
+/// they may claim at once are budgeted, in KiB.
+pub struct BodyBudget {
+    kib: Arc<Semaphore>,
+    total_kib: u32,
+    max_request_bytes: u64,
+}
+
+/// A body that does not fit waits this long for others to finish first.
+const BODY_WAIT: Duration = Duration::from_secs(2);
+
+impl BodyBudget {
+    /// `None` when `total_mb` is 0 (no budget).
+    pub fn new(total_mb: u64, max_request_bytes: usize) -> Option<Self> {
+        if total_mb == 0 {
+            return None;
+        }
+        let total_kib = u32::try_from(total_mb.saturating_mul(1024)).unwrap_or(u32::MAX >> 4);
+        Some(Self {
+            kib: Arc::new(Semaphore::new(total_kib as usize)),
+            total_kib,
+            max_request_bytes: max_request_bytes as u64,
+        })
+    }
+
+    /// KiB a request may fill: its declared length, or the largest body
+    /// allowed when it streams without one.
+    fn claim(&self, req: &Request) -> u32 {
+        let headers = req.headers();
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = match declared {
+            Some(n) => n.min(self.max_request_bytes),
+            None if headers.contains_key(header::TRANSFER_ENCODING) => self.max_request_bytes,
+            None => 0,
+        };
+        u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .min(self.total_kib)
+    }
+}
+
+/// Holds a share of the body budget while the request is handled, or
+/// answers "busy" in the dialect's envelope when none frees up in time.
+pub async fn body_budget(
+    State(budget): State<Option<Arc<BodyBudget>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(budget) = budget else {
+        return next.run(req).await;
+    };
+    let kib = budget.claim(&req);
+    if kib == 0 {
+        return next.run(req).await;
+    }
+    let reserved =
+        tokio::time::timeout(BODY_WAIT, budget.kib.clone().acquire_many_owned(kib)).await;
+    match reserved {
+        Ok(Ok(_permit)) => next.run(req).await,
+        _ => {
+            metrics::counter!("mouthpiece_requests_shed_total", "reason" => "body_budget")
+                .increment(1);
+            let rid = req
+                .extensions()
+                .get::<RequestId>()
+                .cloned()
+                .unwrap_or_else(|| RequestId(String::new()));
+            dialects::refusal(DomainError::Busy { retry_after_s: 1 }, &rid, req.uri())
+        }
     }
 }
 

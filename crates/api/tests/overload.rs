@@ -186,3 +186,92 @@ async fn saturated_workers_keep_accepting_within_limits_and_all_finish() {
     }
     t.server.shutdown().await;
 }
+
+/// A request whose body of `declared` bytes arrives a KiB at a time, every
+/// `gap`: an upload on a slow link.
+fn slow_upload(
+    t: &TestServer,
+    path: &str,
+    key: &str,
+    declared: usize,
+    gap: Duration,
+) -> tokio::task::JoinHandle<u16> {
+    let url = format!("{}{path}", t.url);
+    let key = key.to_string();
+    tokio::spawn(async move {
+        let chunks = futures::stream::unfold(0usize, move |sent| async move {
+            if sent >= declared {
+                return None;
+            }
+            tokio::time::sleep(gap).await;
+            let n = 1024.min(declared - sent);
+            Some((Ok::<_, std::io::Error>(vec![b' '; n]), sent + n))
+        });
+        let resp = client()
+            .post(url)
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .header("content-length", declared.to_string())
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await;
+        resp.map(|r| r.status().as_u16()).unwrap_or(0)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_flight_have_a_memory_budget() {
+    let t = TestServer::start(|s| {
+        s.workers.enabled = false;
+        s.max_request_mb = 1;
+        s.limits.max_inflight_body_mb = 2;
+    })
+    .await;
+    let a = t.account("uploader", None).await;
+    let b = t.account("other", None).await;
+    // Two slow 1 MB uploads take the whole 2 MB budget for about 8 s.
+    let path = "/v1/videos/avatar/image2video";
+    let slow: Vec<_> = (0..2)
+        .map(|_| slow_upload(&t, path, &a.api_key, 1 << 20, Duration::from_millis(8)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Meanwhile another account's small body waits, then hears "busy" in
+    // the dialect's own envelope.
+    let body = json!({"image": "x"});
+    let started = std::time::Instant::now();
+    let (s, v, h) = t.post(path, Some(&b.api_key), &body).await;
+    assert_eq!((s, v["code"].as_u64()), (429, Some(1303)), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("busy receiving other uploads"),
+        "{v}"
+    );
+    assert_eq!(retry_after(&h), Some(1), "{h:?}");
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    let (s, v, h) = t
+        .post("/api/v1/jobs/createTask", Some(&b.api_key), &body)
+        .await;
+    assert_eq!((s, v["code"].as_u64()), (429, Some(429)), "{v}");
+    assert!(retry_after(&h).is_some(), "{h:?}");
+    let (s, v, _) = t
+        .post("/v1/kling/avatars/video", Some(&b.api_key), &body)
+        .await;
+    assert_eq!(s, 429, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("busy"), "{v}");
+    // Requests without a body are not held up.
+    let (s, v, _) =
+        get_with_headers(&t, "/v1/videos/avatar/image2video?pageSize=1", &b.api_key).await;
+    assert_eq!(s, 200, "{v}");
+
+    // The slow uploads themselves were served (a 1 MB body of spaces is not
+    // a request: 400), and then the budget is free again.
+    for h in slow {
+        assert_eq!(h.await.unwrap(), 400);
+    }
+    let (s, v, _) = t.post(path, Some(&b.api_key), &body).await;
+    assert_eq!((s, v["code"].as_u64()), (400, Some(1201)), "{v}");
+    t.server.shutdown().await;
+}

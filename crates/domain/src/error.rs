@@ -30,6 +30,9 @@ pub enum DomainError {
     /// The server's queue is at its configured depth.
     #[error("the server is busy: {depth} tasks are waiting or rendering, its limit; retry in {retry_after_s} s")]
     QueueFull { depth: u64, retry_after_s: u64 },
+    /// The server holds as many request bodies in memory as it is allowed.
+    #[error("the server is busy receiving other uploads; retry in {retry_after_s} s")]
+    Busy { retry_after_s: u64 },
     /// Too many failed authentication attempts from this client or for
     /// this AccessKey; try again after `retry_after_s`.
     #[error("too many failed authentication attempts; retry after {retry_after_s} s")]
@@ -67,6 +70,7 @@ impl DomainError {
         match self {
             DomainError::RateLimited { retry_after_s, .. }
             | DomainError::QueueFull { retry_after_s, .. }
+            | DomainError::Busy { retry_after_s }
             | DomainError::TooManyAuthFailures { retry_after_s } => Some(*retry_after_s),
             _ => None,
         }

@@ -172,6 +172,7 @@ pub fn status_for(e: &DomainError) -> StatusCode {
         DomainError::ConcurrencyLimit { .. }
         | DomainError::RateLimited { .. }
         | DomainError::QueueFull { .. }
+        | DomainError::Busy { .. }
         | DomainError::TooManyAuthFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
         DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -189,7 +190,7 @@ impl AimlError {
         }
     }
 
-    fn domain(e: DomainError, uri: &Uri, rid: &RequestId) -> Self {
+    pub(crate) fn domain(e: DomainError, uri: &Uri, rid: &RequestId) -> Self {
         let status = status_for(&e);
         let message = match &e {
             // "Body validation error!" names the rule that failed.

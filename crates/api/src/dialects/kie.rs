@@ -208,6 +208,7 @@ pub fn code_of(e: &DomainError) -> u16 {
         DomainError::ConcurrencyLimit { .. }
         | DomainError::RateLimited { .. }
         | DomainError::QueueFull { .. }
+        | DomainError::Busy { .. }
         | DomainError::TooManyAuthFailures { .. } => 429,
         DomainError::Unavailable(_) => 455,
         DomainError::Internal(_) => 500,
@@ -215,7 +216,7 @@ pub fn code_of(e: &DomainError) -> u16 {
 }
 
 impl KieError {
-    fn domain(e: DomainError) -> Self {
+    pub(crate) fn domain(e: DomainError) -> Self {
         let code = code_of(&e);
         Self {
             code,

@@ -240,9 +240,9 @@ pub fn code_of(e: &DomainError) -> (StatusCode, u32) {
                 AuthFailure::Expired => 1004,
             },
         ),
-        DomainError::ConcurrencyLimit { .. } | DomainError::QueueFull { .. } => {
-            (StatusCode::TOO_MANY_REQUESTS, 1303)
-        }
+        DomainError::ConcurrencyLimit { .. }
+        | DomainError::QueueFull { .. }
+        | DomainError::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, 1303),
         DomainError::RateLimited { .. } | DomainError::TooManyAuthFailures { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, 1302)
         }

@@ -13,18 +13,46 @@ pub mod useapi;
 use crate::request_id::RequestId;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
+use mouthpiece_domain::DomainError;
+
+/// Which dialect owns a path: its prefix decides.
+enum Owner {
+    Useapi,
+    Aimlapi,
+    Kie,
+    Kling,
+}
+
+fn owner(path: &str) -> Owner {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/v1/kling") {
+        Owner::Useapi
+    } else if under("/v2") {
+        Owner::Aimlapi
+    } else if under("/api/v1") {
+        Owner::Kie
+    } else {
+        Owner::Kling
+    }
+}
+
+/// A refusal made before any handler runs (middleware), in the envelope of
+/// the dialect that owns the path.
+pub fn refusal(e: DomainError, rid: &RequestId, uri: &Uri) -> Response {
+    match owner(uri.path()) {
+        Owner::Useapi => useapi::UseapiError::domain(e).into_response(),
+        Owner::Aimlapi => aimlapi::AimlError::domain(e, uri, rid).into_response(),
+        Owner::Kie => kie::KieError::domain(e).into_response(),
+        Owner::Kling => kling::KlingError::domain(e, rid).into_response(),
+    }
+}
 
 /// Unknown paths answer in the envelope of the dialect that owns the prefix.
 pub async fn not_found(rid: RequestId, method: Method, uri: Uri) -> Response {
-    let path = uri.path();
-    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-    if under("/v1/kling") {
-        useapi::not_found().into_response()
-    } else if under("/v2") {
-        aimlapi::not_found(&method, &uri, &rid).into_response()
-    } else if under("/api/v1") {
-        kie::not_found().into_response()
-    } else {
-        kling::not_found(rid).await.into_response()
+    match owner(uri.path()) {
+        Owner::Useapi => useapi::not_found().into_response(),
+        Owner::Aimlapi => aimlapi::not_found(&method, &uri, &rid).into_response(),
+        Owner::Kie => kie::not_found().into_response(),
+        Owner::Kling => kling::not_found(rid).await.into_response(),
     }
 }

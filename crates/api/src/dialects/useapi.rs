@@ -87,7 +87,7 @@ impl UseapiError {
         }
     }
 
-    fn domain(e: DomainError) -> Self {
+    pub(crate) fn domain(e: DomainError) -> Self {
         match &e {
             DomainError::Unauthorized(_) => Self::new(StatusCode::UNAUTHORIZED, "Unauthorized"),
             // Messages useapi.net gives verbatim.
@@ -107,6 +107,7 @@ impl UseapiError {
             },
             DomainError::RateLimited { retry_after_s, .. }
             | DomainError::QueueFull { retry_after_s, .. }
+            | DomainError::Busy { retry_after_s }
             | DomainError::TooManyAuthFailures { retry_after_s } => Self {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 error: e.to_string(),
