@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for a bounded time (FUZZ_SECONDS each, default 60)
 # on its committed corpus, which grows with what the fuzzer finds.
-# Usage: scripts/fuzz.sh [target ...]
+# Usage: scripts/fuzz.sh [--minimize] [target ...]
+# --minimize: afterwards shrink each corpus to the inputs that add coverage
+# (named seeds, which the tests look up by name, are always kept).
 set -euo pipefail
+minimize=0
+if [[ "${1:-}" == "--minimize" ]]; then
+  minimize=1
+  shift
+fi
 cd "$(dirname "$0")/../fuzz"
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 # cargo-fuzz needs unstable compiler flags (sanitizers, coverage); the stable
@@ -30,4 +37,19 @@ for t in "${targets[@]}"; do
     exit 1
   fi
 done
+if ((minimize)); then
+  for t in "${targets[@]}"; do
+    # libFuzzer names what it finds by SHA-1; anything else is a seed.
+    seeds=$(mktemp -d)
+    find "corpus/$t" -maxdepth 1 -type f -regextype posix-extended ! -regex '.*/[0-9a-f]{40}' -exec mv {} "$seeds/" \;
+    before=$(find "corpus/$t" -type f | wc -l)
+    if ! cargo fuzz cmin -O "$t" "corpus/$t" -- -rss_limit_mb=2048 -malloc_limit_mb="$malloc_mb" -timeout=10 >/dev/null 2>&1; then
+      echo "fuzz: minimizing $t failed; its seeds are in $seeds" >&2
+      exit 1
+    fi
+    mv "$seeds"/* "corpus/$t/" 2>/dev/null || true
+    rmdir "$seeds"
+    echo "fuzz: $t corpus $before -> $(find "corpus/$t" -type f | wc -l) inputs"
+  done
+fi
 echo "fuzz: all targets ran ${seconds}s without a failure"
