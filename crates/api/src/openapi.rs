@@ -36,6 +36,8 @@ impl Modify for Bearer {
         kling::tts,
         useapi::add_account,
         useapi::upload_asset,
+        useapi::list_uploads,
+        useapi::delete_uploads,
         useapi::tts_create,
         useapi::list_avatars,
         useapi::create_avatar,

@@ -5,6 +5,9 @@
 use mouthpiece_api::dialects::{aimlapi, kie, kling, useapi};
 use std::path::PathBuf;
 
+/// The boundary the `useapi_video` target's multipart inputs use.
+const MULTIPART: &str = "multipart/form-data; boundary=fuzzboundary";
+
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../fuzz/corpus")
@@ -66,11 +69,19 @@ fn aimlapi_create_corpus() {
 #[test]
 fn useapi_video_corpus() {
     for (name, bytes) in corpus("useapi_video") {
-        let json = useapi::parse_video_body(&bytes, false);
-        let form = useapi::parse_video_body(&bytes, true);
+        let json = useapi::parse_video_body(&bytes, "application/json");
+        let form = useapi::parse_video_body(&bytes, "application/x-www-form-urlencoded");
+        let multipart = useapi::parse_video_body(&bytes, MULTIPART);
         match name.as_str() {
             "full.json" => assert!(json.is_ok(), "{name}: {json:?}"),
             "form.txt" => assert!(form.is_err() && json.is_err(), "{name}"),
+            "multipart.txt" => {
+                let e = multipart.unwrap_err();
+                assert!(
+                    e.contains("Provide either avatarId OR imageUrl"),
+                    "{name}: {e}"
+                )
+            }
             _ => {}
         }
     }

@@ -761,7 +761,8 @@ async fn every_rule_answers_in_useapis_error_shape() {
     for (ct, raw) in [
         ("application/json", b"{not json".to_vec()),
         ("application/json", b"[1]".to_vec()),
-        ("multipart/form-data; boundary=x", b"--x--".to_vec()),
+        ("multipart/form-data; boundary=x", b"not a form".to_vec()),
+        ("multipart/form-data", b"--x--".to_vec()),
     ] {
         let (s, v) = t
             .post_raw(&format!("{BASE}/avatars/video"), Some(key), ct, raw)
@@ -876,5 +877,226 @@ async fn every_rule_answers_in_useapis_error_shape() {
     // Unknown paths under /v1/kling keep the shape.
     let (s, v) = t.get(&format!("{BASE}/nope"), Some(key)).await;
     assert_eq!((s, v), (404, json!({"error": "Not found", "code": 404})));
+    t.server.shutdown().await;
+}
+
+/// A `multipart/form-data` body as browsers and HTTP libraries write it;
+/// a part with a file name is a file.
+fn form(boundary: &str, parts: &[(&str, Option<&str>, &str)]) -> Vec<u8> {
+    let mut out = String::new();
+    for (name, file, value) in parts {
+        out.push_str(&format!("--{boundary}\r\n"));
+        match file {
+            Some(f) => out.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            )),
+            None => out.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+            )),
+        }
+        out.push_str(value);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("--{boundary}--\r\n"));
+    out.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_forms_are_read_like_json() {
+    let t = TestServer::start(|s| s.workers.enabled = false).await;
+    let acct = t.account("useapi-form", None).await;
+    let key = acct.api_key.as_str();
+    let ct = "multipart/form-data; boundary=----MouthpieceFormBoundaryQ7x";
+    let b = "----MouthpieceFormBoundaryQ7x";
+    let server = &t;
+    let post = |path: &str, body: Vec<u8>| {
+        let url = format!("{BASE}{path}");
+        async move { server.post_raw(&url, Some(key), ct, body).await }
+    };
+
+    let (s, v) = post(
+        "/accounts",
+        form(
+            b,
+            &[
+                ("email", None, "form@example.com"),
+                ("password", None, "p"),
+                ("maxJobs", None, "2"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, &v["email"], &v["maxJobs"]),
+        (200, &json!("form@example.com"), &json!(2)),
+        "{v}"
+    );
+
+    // Text with line breaks and non-ASCII survives the form.
+    let (s, v) = post(
+        "/tts/create",
+        form(
+            b,
+            &[
+                ("email", None, "form@example.com"),
+                ("speakerId", None, "oversea_male1"),
+                ("text", None, "Grüße aus dem Formular.\r\nA second line."),
+                ("speed", None, "1.1"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!((s, v["status"].as_u64()), (200, Some(99)), "{v}");
+    let audio = bytes(v["resource"].as_str().unwrap()).await;
+    assert!(audio.len() > 4_000, "{} bytes of speech", audio.len());
+
+    // The same rules as JSON, in the same words.
+    let (s, v) = post(
+        "/avatars/video",
+        form(
+            b,
+            &[("email", None, "form@example.com"), ("text", None, "hi")],
+        ),
+    )
+    .await;
+    assert_useapi_error(s, &v, 400, "Provide either avatarId OR imageUrl");
+    // A file part is refused, pointing at the upload endpoint.
+    let (s, v) = post(
+        "/avatars/video",
+        form(
+            b,
+            &[("imageUrl", Some("me.jpg"), "\u{ff}\u{d8}not really a jpeg")],
+        ),
+    )
+    .await;
+    assert_useapi_error(s, &v, 400, "POST /v1/kling/assets");
+    assert!(v["error"].as_str().unwrap().contains("imageUrl"), "{v}");
+    // Truncated forms and oversized fields are clear refusals.
+    let mut cut = form(b, &[("email", None, "form@example.com")]);
+    cut.truncate(cut.len() - 12);
+    let (s, v) = post("/tts/create", cut).await;
+    assert_useapi_error(s, &v, 400, "the multipart form could not be read");
+    let long = "x".repeat(70_000);
+    let (s, v) = post("/tts/create", form(b, &[("text", None, &long)])).await;
+    assert_useapi_error(s, &v, 400, "the multipart form could not be read");
+    t.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_listed_filtered_and_deleted_per_account() {
+    let t = TestServer::start(|s| s.workers.enabled = false).await;
+    let owner = t.account("uploads", None).await;
+    let other = t.account("stranger", None).await;
+    let key = owner.api_key.as_str();
+    for (k, email) in [
+        (key, "up@example.com"),
+        (other.api_key.as_str(), "other@example.com"),
+    ] {
+        let (s, v, _) = t
+            .post(
+                &format!("{BASE}/accounts"),
+                Some(k),
+                &json!({"email": email, "password": "p", "maxJobs": 1}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let server = &t;
+    let upload = |ct: &'static str, body: Vec<u8>| {
+        let url = format!("{BASE}/assets/");
+        async move { server.post_raw(&url, Some(key), ct, body).await }
+    };
+    let (s, v) = upload("image/jpeg", std::fs::read(sample("obama.jpg")).unwrap()).await;
+    assert_eq!(s, 200, "{v}");
+    let image_url = v["url"].as_str().unwrap().to_string();
+    let image_name = v["fileName"].as_str().unwrap().to_string();
+    let speech = std::fs::read(short_speech(t.dir.path())).unwrap();
+    let (s, v) = upload("audio/wav", speech).await;
+    assert_eq!(s, 200, "{v}");
+    let audio_name = v["fileName"].as_str().unwrap().to_string();
+
+    // Newest first by default, with what each file is.
+    let list = |query: &str, key: &str| {
+        let path = format!("{BASE}/assets/uploaded/?{query}");
+        let key = key.to_string();
+        let t = &t;
+        async move { t.get(&path, Some(&key)).await }
+    };
+    let (s, v) = list("", key).await;
+    assert_eq!(s, 200, "{v}");
+    let all = v["uploadAssetsList"].as_array().unwrap();
+    assert_eq!(all.len(), 2, "{v}");
+    assert_eq!(all[0]["name"], audio_name.as_str());
+    assert_eq!(all[0]["contentType"], "audio");
+    let ms = all[0]["resource"]["duration"].as_u64().unwrap();
+    assert!((2_000..8_000).contains(&ms), "{ms} ms of speech");
+    assert_eq!(all[1]["contentType"], "image");
+    assert_eq!(all[1]["resource"]["resource"], image_url.as_str());
+    let (w, h) = (
+        all[1]["resource"]["width"].as_u64().unwrap(),
+        all[1]["resource"]["height"].as_u64().unwrap(),
+    );
+    let img = image::open(sample("obama.jpg")).unwrap();
+    assert_eq!((w, h), (u64::from(img.width()), u64::from(img.height())));
+    let image_id = all[1]["id"].as_u64().expect("a numeric id");
+
+    // Filters, order and pages.
+    let (_, v) = list("contentType=image", key).await;
+    assert_eq!(v["uploadAssetsList"].as_array().unwrap().len(), 1, "{v}");
+    let (_, v) = list("sort=asc&pageSize=1&pageNum=1", key).await;
+    assert_eq!(v["uploadAssetsList"][0]["name"], image_name.as_str(), "{v}");
+    let (_, v) = list("sort=asc&pageSize=1&pageNum=2", key).await;
+    assert_eq!(v["uploadAssetsList"][0]["name"], audio_name.as_str(), "{v}");
+    let (_, v) = list(&format!("fileName={}", &image_name[..6]), key).await;
+    assert_eq!(v["uploadAssetsList"].as_array().unwrap().len(), 1, "{v}");
+    for (query, needle) in [
+        ("contentType=text", "contentType"),
+        ("sort=sideways", "sort"),
+        ("pageSize=500", "pageSize"),
+        ("pageNum=0", "pageNum"),
+    ] {
+        let (s, v) = list(query, key).await;
+        assert_useapi_error(s, &v, 400, needle);
+    }
+
+    // Another account sees none of them and cannot delete them.
+    let (_, v) = list("", &other.api_key).await;
+    assert_eq!(v["uploadAssetsList"], json!([]), "{v}");
+    let del = |query: String, key: String| {
+        let url = format!("{}{BASE}/assets/uploaded/?{query}", t.url);
+        async move {
+            let resp = client().delete(url).bearer_auth(key).send().await.unwrap();
+            let s = resp.status().as_u16();
+            (s, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, v) = del(format!("id={image_id}"), other.api_key.clone()).await;
+    assert_eq!((s, &v["deleted"]), (200, &json!([])), "{v}");
+    assert_eq!(v["notFound"], json!([image_id]), "{v}");
+    assert!(!bytes(&image_url).await.is_empty());
+
+    // The owner deletes it: gone from the list and from storage.
+    let (s, v) = del(format!("id={image_id},123"), key.to_string()).await;
+    assert_eq!(
+        (s, &v["deleted"], &v["notFound"]),
+        (200, &json!([image_id]), &json!([123])),
+        "{v}"
+    );
+    let (_, v) = list("", key).await;
+    assert_eq!(v["uploadAssetsList"].as_array().unwrap().len(), 1, "{v}");
+    let gone = client().get(&image_url).send().await.unwrap();
+    assert_eq!(gone.status().as_u16(), 404);
+    let eleven = (1..=11)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    for (query, needle) in [
+        ("id=".to_string(), "is required"),
+        (format!("id={eleven}"), "at most 10"),
+        ("id=abc".to_string(), "is not a number"),
+    ] {
+        let (s, v) = del(query, key.to_string()).await;
+        assert_useapi_error(s, &v, 400, needle);
+    }
     t.server.shutdown().await;
 }

@@ -15,7 +15,7 @@ use crate::voices::{self, Language, Voice};
 use bytes::Bytes;
 use mouthpiece_engine::animate::Emotion;
 use mouthpiece_engine::face::FaceAnalyzer;
-use mouthpiece_storage::{AvatarRecord, BlobStore, MetadataStore};
+use mouthpiece_storage::{AssetQuery, AssetRecord, AvatarRecord, BlobStore, MetadataStore};
 use std::sync::Arc;
 
 pub const MAX_NICKNAME_CHARS: usize = 30;
@@ -235,9 +235,45 @@ pub struct AvatarDefaults {
 /// An uploaded file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Asset {
+    pub id: String,
     pub url: String,
     pub file_name: String,
     pub kind: AssetKind,
+    pub mime: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
+    pub created_at: i64,
+}
+
+impl AssetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetKind::Image => "image",
+            AssetKind::Video => "video",
+            AssetKind::Audio => "audio",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "image" => Some(AssetKind::Image),
+            "video" => Some(AssetKind::Video),
+            "audio" => Some(AssetKind::Audio),
+            _ => None,
+        }
+    }
+}
+
+/// Which uploads to list (useapi's `GET /assets/uploaded`).
+#[derive(Debug, Clone)]
+pub struct AssetFilter {
+    pub kind: Option<AssetKind>,
+    pub name_contains: Option<String>,
+    pub newest_first: bool,
+    /// 1-based.
+    pub page: u32,
+    pub page_size: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -448,9 +484,11 @@ impl AvatarService {
 
     /// Stores an upload after checking its declared type and limits:
     /// images ≤ 10 MB and ≥ 300 px, videos ≤ 100 MB, audio ≤ 20 MB and ≤ 30 s.
+    /// Stores an upload under the account and linked `email`.
     pub async fn upload(
         &self,
         account: &Account,
+        email: &str,
         content_type: &str,
         body: Bytes,
     ) -> Result<Asset> {
@@ -477,6 +515,7 @@ impl AvatarService {
                 "is empty: send the file as the raw body",
             ));
         }
+        let (mut width, mut height, mut duration_ms) = (None, None, None);
         let (kind, ext) = if ct.starts_with("image/") {
             if body.len() as u64 > MAX_IMAGE_BYTES {
                 return Err(too_big(10));
@@ -484,6 +523,7 @@ impl AvatarService {
             let img = media::check_image(body.clone())
                 .await
                 .map_err(|e| rename(e, "body"))?;
+            (width, height) = (Some(img.width), Some(img.height));
             (AssetKind::Image, img.ext)
         } else if ct.starts_with("video/") {
             if body.len() > 100 * 1024 * 1024 {
@@ -504,16 +544,83 @@ impl AvatarService {
                     format!("the audio is {:.1} s long; the limit is 30 s", a.duration),
                 ));
             }
+            duration_ms = Some((a.duration * 1000.0).round() as u64);
             (AssetKind::Audio, a.ext)
         };
         let file_name = format!("{}.{ext}", ids::token(15).to_ascii_lowercase());
         let key = format!("assets/{}/{file_name}", account.id);
         self.blobs.put(&key, body).await?;
-        Ok(Asset {
-            url: self.url(&key),
+        let record = AssetRecord {
+            id: ids::task_id(),
+            account_id: account.id.clone(),
+            email: email.to_string(),
             file_name,
-            kind,
-        })
+            kind: kind.as_str().into(),
+            mime: ct,
+            blob_key: key,
+            width: width.map(i64::from),
+            height: height.map(i64::from),
+            duration_ms: duration_ms.and_then(|d| i64::try_from(d).ok()),
+            created_at: now_ms(),
+        };
+        if let Err(e) = self.store.insert_asset(&record).await {
+            // No row, no listing: the bytes would be unreachable.
+            let _ = self.blobs.delete(&record.blob_key).await;
+            return Err(e.into());
+        }
+        Ok(self.asset_view(record))
+    }
+
+    fn asset_view(&self, r: AssetRecord) -> Asset {
+        let dim = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
+        Asset {
+            url: self.url(&r.blob_key),
+            kind: AssetKind::parse(&r.kind).unwrap_or(AssetKind::Image),
+            width: dim(r.width),
+            height: dim(r.height),
+            duration_ms: r.duration_ms.and_then(|v| u64::try_from(v).ok()),
+            id: r.id,
+            file_name: r.file_name,
+            mime: r.mime,
+            created_at: r.created_at,
+        }
+    }
+
+    /// A page of the account's uploads under `email`.
+    pub async fn uploads(
+        &self,
+        account: &Account,
+        email: &str,
+        filter: &AssetFilter,
+    ) -> Result<Vec<Asset>> {
+        let limit = filter.page_size.clamp(1, 100);
+        let query = AssetQuery {
+            email: email.to_string(),
+            kind: filter.kind.map(|k| k.as_str().to_string()),
+            name_contains: filter.name_contains.clone().filter(|s| !s.is_empty()),
+            newest_first: filter.newest_first,
+            offset: filter.page.max(1).saturating_sub(1).saturating_mul(limit),
+            limit,
+        };
+        let rows = self.store.assets(&account.id, &query).await?;
+        Ok(rows.into_iter().map(|r| self.asset_view(r)).collect())
+    }
+
+    /// Deletes uploads (records and bytes); returns the ids that were the
+    /// account's. Avatars made from an upload keep their own copy.
+    pub async fn delete_uploads(
+        &self,
+        account: &Account,
+        email: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>> {
+        let gone = self.store.delete_assets(&account.id, email, ids).await?;
+        for a in &gone {
+            if let Err(e) = self.blobs.delete(&a.blob_key).await {
+                tracing::warn!(key = %a.blob_key, error = %e, "a deleted upload's bytes stay behind");
+            }
+        }
+        Ok(gone.into_iter().map(|a| a.id).collect())
     }
 }
 

@@ -353,3 +353,109 @@ pub async fn state_changes_and_their_callbacks_commit_together(s: &dyn MetadataS
     assert_eq!(failed.len(), 1);
     assert_eq!(outbox(s).await, ["2:processing", "2:failed"]);
 }
+
+fn asset(id: &str, account: &str, email: &str, name: &str, kind: &str, at: Millis) -> AssetRecord {
+    AssetRecord {
+        id: id.into(),
+        account_id: account.into(),
+        email: email.into(),
+        file_name: name.into(),
+        kind: kind.into(),
+        mime: "image/jpeg".into(),
+        blob_key: format!("assets/{account}/{name}"),
+        width: Some(640),
+        height: Some(480),
+        duration_ms: None,
+        created_at: at,
+    }
+}
+
+pub async fn uploads_are_listed_filtered_paged_and_deleted_per_owner(s: &dyn MetadataStore) {
+    s.create_account(&account("a")).await.unwrap();
+    s.create_account(&account("b")).await.unwrap();
+    let mine = [
+        asset("11", "a", "x@e", "face_one.jpg", "image", 1),
+        asset("12", "a", "x@e", "voice.mp3", "audio", 2),
+        asset("13", "a", "x@e", "face_two.jpg", "image", 3),
+        asset("14", "a", "y@e", "other_email.jpg", "image", 4),
+        asset("15", "b", "x@e", "not_yours.jpg", "image", 5),
+    ];
+    for a in &mine {
+        s.insert_asset(a).await.unwrap();
+    }
+    let q = |kind: Option<&str>, name: Option<&str>, newest_first, offset, limit| AssetQuery {
+        email: "x@e".into(),
+        kind: kind.map(Into::into),
+        name_contains: name.map(Into::into),
+        newest_first,
+        offset,
+        limit,
+    };
+    let ids = |v: Vec<AssetRecord>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.assets("a", &q(None, None, false, 0, 10)).await.unwrap()),
+        ["11", "12", "13"]
+    );
+    assert_eq!(
+        ids(s.assets("a", &q(None, None, true, 0, 2)).await.unwrap()),
+        ["13", "12"]
+    );
+    assert_eq!(
+        ids(s.assets("a", &q(None, None, true, 2, 2)).await.unwrap()),
+        ["11"]
+    );
+    assert_eq!(
+        ids(s
+            .assets("a", &q(Some("image"), None, false, 0, 10))
+            .await
+            .unwrap()),
+        ["11", "13"]
+    );
+    // A name filter is a plain substring: `%` and `_` are not wildcards.
+    assert_eq!(
+        ids(s
+            .assets("a", &q(None, Some("two"), false, 0, 10))
+            .await
+            .unwrap()),
+        ["13"]
+    );
+    assert!(s
+        .assets("a", &q(None, Some("%"), false, 0, 10))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(s
+            .assets("a", &q(None, Some("_"), false, 0, 10))
+            .await
+            .unwrap()),
+        ["11", "13"]
+    );
+    let got = s
+        .assets("a", &q(None, Some("one"), false, 0, 10))
+        .await
+        .unwrap();
+    assert_eq!(got, vec![mine[0].clone()]);
+
+    // Only the owner's, under that email, are deleted; the rest are ignored.
+    let gone = s
+        .delete_assets(
+            "a",
+            "x@e",
+            &["11".into(), "14".into(), "15".into(), "99".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(gone), ["11"]);
+    assert_eq!(
+        ids(s.assets("a", &q(None, None, false, 0, 10)).await.unwrap()),
+        ["12", "13"]
+    );
+    assert_eq!(
+        s.assets("b", &q(None, None, false, 0, 10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

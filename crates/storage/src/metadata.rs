@@ -154,6 +154,17 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn avatars(&self, account_id: &str) -> Result<Vec<AvatarRecord>>;
     /// False when there was none.
     async fn delete_avatar(&self, account_id: &str, id: &str) -> Result<bool>;
+    async fn insert_asset(&self, asset: &AssetRecord) -> Result<()>;
+    /// A page of an account's uploads under one linked email.
+    async fn assets(&self, account_id: &str, query: &AssetQuery) -> Result<Vec<AssetRecord>>;
+    /// Deletes those of `ids` that are the account's (under `email`) and
+    /// returns them: their blobs are the caller's to delete.
+    async fn delete_assets(
+        &self,
+        account_id: &str,
+        email: &str,
+        ids: &[String],
+    ) -> Result<Vec<AssetRecord>>;
     /// Records which linked account (email) a task runs under.
     async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()>;
     /// Unfinished (submitted or processing) tasks per linked email.

@@ -143,6 +143,25 @@ async fn insert_callback(conn: &mut PgConnection, c: &NewCallback) -> Result<()>
     Ok(())
 }
 
+const ASSET_COLUMNS: &str =
+    "id, account_id, email, file_name, kind, mime, blob_key, width, height, duration_ms, created_at";
+
+fn asset_from_row(row: &PgRow) -> Result<AssetRecord> {
+    Ok(AssetRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        email: row.try_get("email")?,
+        file_name: row.try_get("file_name")?,
+        kind: row.try_get("kind")?,
+        mime: row.try_get("mime")?,
+        blob_key: row.try_get("blob_key")?,
+        width: row.try_get("width")?,
+        height: row.try_get("height")?,
+        duration_ms: row.try_get("duration_ms")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 const AVATAR_COLUMNS: &str =
     "id, account_id, email, nickname, prompt, scene, image_key, tts_speaker, \
      tts_speed, tts_emotion, created_at, updated_at";
@@ -811,6 +830,70 @@ impl MetadataStore for PgStore {
         Ok(r.rows_affected() > 0)
     }
 
+    async fn insert_asset(&self, a: &AssetRecord) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO assets ({ASSET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&a.id)
+        .bind(&a.account_id)
+        .bind(&a.email)
+        .bind(&a.file_name)
+        .bind(&a.kind)
+        .bind(&a.mime)
+        .bind(&a.blob_key)
+        .bind(a.width)
+        .bind(a.height)
+        .bind(a.duration_ms)
+        .bind(a.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn assets(&self, account_id: &str, q: &AssetQuery) -> Result<Vec<AssetRecord>> {
+        let order = if q.newest_first { "DESC" } else { "ASC" };
+        let rows = sqlx::query(&format!(
+            "SELECT {ASSET_COLUMNS} FROM assets
+             WHERE account_id = $1 AND email = $2 AND ($3::TEXT IS NULL OR kind = $3) AND ($4::TEXT IS NULL OR strpos(file_name, $4) > 0)
+             ORDER BY created_at {order}, id {order} LIMIT $5 OFFSET $6"
+        ))
+        .bind(account_id)
+        .bind(&q.email)
+        .bind(&q.kind)
+        .bind(&q.name_contains)
+        .bind(i64::from(q.limit))
+        .bind(i64::from(q.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(asset_from_row).collect()
+    }
+
+    async fn delete_assets(
+        &self,
+        account_id: &str,
+        email: &str,
+        ids: &[String],
+    ) -> Result<Vec<AssetRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let mut deleted = Vec::new();
+        for id in ids {
+            let row = sqlx::query(&format!(
+                "DELETE FROM assets WHERE account_id = $1 AND email = $2 AND id = $3
+                 RETURNING {ASSET_COLUMNS}"
+            ))
+            .bind(account_id)
+            .bind(email)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = row {
+                deleted.push(asset_from_row(&r)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
     async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()> {
         sqlx::query("INSERT INTO task_links (task_id, account_id, email) VALUES ($1, $2, $3)")
             .bind(task_id)
@@ -897,6 +980,9 @@ mod tests {
         done(&url, s).await;
         let (url, s) = store().await;
         contract::state_changes_and_their_callbacks_commit_together(&s).await;
+        done(&url, s).await;
+        let (url, s) = store().await;
+        contract::uploads_are_listed_filtered_paged_and_deleted_per_owner(&s).await;
         done(&url, s).await;
     }
 

@@ -176,6 +176,36 @@ pub struct LinkedAccountRecord {
     pub created_at: Millis,
 }
 
+/// A file uploaded through useapi's `POST /assets`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetRecord {
+    pub id: String,
+    pub account_id: String,
+    /// The linked account (useapi `email`) it was uploaded under.
+    pub email: String,
+    pub file_name: String,
+    /// `image`, `video` or `audio`.
+    pub kind: String,
+    pub mime: String,
+    pub blob_key: String,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub created_at: Millis,
+}
+
+/// Which of an account's uploads to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssetQuery {
+    pub email: String,
+    pub kind: Option<String>,
+    /// Part of the file name.
+    pub name_contains: Option<String>,
+    pub newest_first: bool,
+    pub offset: u32,
+    pub limit: u32,
+}
+
 /// A saved avatar: a portrait with default prompt and voice settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AvatarRecord {

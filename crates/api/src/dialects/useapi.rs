@@ -19,7 +19,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use mouthpiece_domain::avatars::{self, AssetKind, Avatar, NewAvatar};
+use mouthpiece_domain::avatars::{self, Asset, AssetFilter, AssetKind, Avatar, NewAvatar};
 use mouthpiece_domain::clock::now_ms;
 use mouthpiece_domain::input::{
     present, AudioId, AudioInput, AvatarRequest, CallbackUrl, ImageInput, MediaSource, Mode,
@@ -56,6 +56,14 @@ pub fn router() -> Router<AppState> {
         .route(&r("/assets"), post(upload_asset))
         .route(&r("/assets/"), post(upload_asset))
         .route(&r("/assets/download"), get(download))
+        .route(
+            &r("/assets/uploaded"),
+            get(list_uploads).delete(delete_uploads),
+        )
+        .route(
+            &r("/assets/uploaded/"),
+            get(list_uploads).delete(delete_uploads),
+        )
         .route(&r("/tts/voices"), get(voices))
         .route(&r("/tts/create"), post(tts_create))
         .route(&r("/avatars"), get(list_avatars).post(create_avatar))
@@ -152,22 +160,23 @@ type Result<T> = std::result::Result<T, UseapiError>;
 
 // ---------- bodies ----------
 
-/// A POST body as fields: JSON object or `application/x-www-form-urlencoded`.
+/// A POST body as fields: JSON object, `application/x-www-form-urlencoded`
+/// or `multipart/form-data`.
 fn fields(
     headers: &HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
     limit: usize,
 ) -> Result<Map<String, Value>> {
-    let ct = headers
+    let raw_ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+        .unwrap_or("");
+    let ct = raw_ct.to_ascii_lowercase();
     if ct.starts_with("multipart/") {
-        return Err(UseapiError::new(
-            StatusCode::BAD_REQUEST,
-            "Validation error: multipart/form-data is not supported here; send JSON or application/x-www-form-urlencoded",
-        ));
+        let b = body.map_err(|e| {
+            UseapiError::new(StatusCode::BAD_REQUEST, format!("Validation error: {e}"))
+        })?;
+        return multipart_fields(raw_ct, b);
     }
     if ct.starts_with("application/x-www-form-urlencoded") {
         let b = body.map_err(|e| {
@@ -195,6 +204,50 @@ fn fields(
             format!("Validation error: {}", e.0),
         )),
     }
+}
+
+/// Longest text field of a multipart form (prompts are at most 2000
+/// characters, TTS text less; URLs and base64 are not sent this way).
+const MAX_FORM_FIELD_BYTES: u64 = 64 * 1024;
+/// Fields of one form at most: more is not a request but an attack.
+const MAX_FORM_FIELDS: usize = 64;
+
+/// The text fields of a `multipart/form-data` body. Files are refused with
+/// a pointer to the upload endpoint: useapi takes media as URLs.
+fn multipart_fields(content_type: &str, body: Bytes) -> Result<Map<String, Value>> {
+    let bad = |why: String| {
+        UseapiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("Validation error: the multipart form could not be read: {why}"),
+        )
+    };
+    let boundary = multer::parse_boundary(content_type).map_err(|e| bad(e.to_string()))?;
+    let limits = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().per_field(MAX_FORM_FIELD_BYTES));
+    let whole = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::with_constraints(whole, boundary, limits);
+    // The body is already in memory, so every step is ready at once: this
+    // never waits, and keeps the parser callable from the fuzz target.
+    futures::executor::block_on(async move {
+        let mut m = Map::new();
+        while let Some(field) = form.next_field().await.map_err(|e| bad(e.to_string()))? {
+            let Some(name) = field.name().map(str::to_string) else {
+                return Err(bad("a part has no name".into()));
+            };
+            if field.file_name().is_some() {
+                return Err(UseapiError::invalid(
+                    &name,
+                    "files are not taken in a form; upload them with POST /v1/kling/assets and pass the returned url",
+                ));
+            }
+            if m.len() >= MAX_FORM_FIELDS {
+                return Err(bad(format!("more than {MAX_FORM_FIELDS} fields")));
+            }
+            let value = field.text().await.map_err(|e| bad(e.to_string()))?;
+            m.insert(name, Value::String(value));
+        }
+        Ok(m)
+    })
 }
 
 /// A string field; numbers are accepted as their text. Other types are a
@@ -474,7 +527,7 @@ pub async fn upload_asset(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let account = account_of(&state, &headers).await?;
-    select(&state, &account, q(&query, "email"), None).await?;
+    let linked = select(&state, &account, q(&query, "email"), None).await?;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -489,7 +542,7 @@ pub async fn upload_asset(
     let a = state
         .services
         .avatars
-        .upload(&account, ct, body)
+        .upload(&account, &linked.email, ct, body)
         .await
         .map_err(UseapiError::domain)?;
     let status = if a.kind == AssetKind::Video { 1 } else { 3 };
@@ -497,6 +550,148 @@ pub async fn upload_asset(
         Json(json!({"status": status, "url": a.url, "message": "", "fileName": a.file_name}))
             .into_response(),
     )
+}
+
+/// Most ids one `DELETE /assets/uploaded` takes.
+const MAX_DELETE_IDS: usize = 10;
+
+/// An upload as Kling's web API lists it.
+fn upload_record(a: &Asset, uid: u64) -> Value {
+    json!({
+        "id": numeric(&a.id),
+        "name": a.file_name,
+        "userId": uid,
+        "contentType": a.kind.as_str(),
+        "resource": {
+            "resource": a.url,
+            "width": a.width,
+            "height": a.height,
+            "duration": a.duration_ms,
+            "resourceKey": a.file_name,
+        },
+        "cover": if a.kind == AssetKind::Image {
+            json!({"resource": a.url, "width": a.width, "height": a.height})
+        } else {
+            Value::Null
+        },
+        "createTime": a.created_at,
+        "updateTime": a.created_at,
+        "favored": false,
+        "extraInfo": {"mime": a.mime},
+        "entrance": "upload",
+    })
+}
+
+#[utoipa::path(get, path = "/v1/kling/assets/uploaded/", tag = "useapi",
+    description = "The account's uploads: pageNum, pageSize (1-100, default 20), contentType image|video|audio, fileName (part of the name), sort asc|desc.",
+    params(("email" = Option<String>, Query, description = "Account selector")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{uploadAssetsList: [...]}"), (status = 400, description = "{error, code}")))]
+pub async fn list_uploads(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let linked = select(&state, &account, q(&query, "email"), None).await?;
+    let page = mouthpiece_domain::input::Page::parse(
+        q(&query, "pageNum"),
+        q(&query, "pageSize"),
+        ("pageNum", 100_000),
+        ("pageSize", 100, 20),
+    )
+    .map_err(UseapiError::domain)?;
+    let kind = match q(&query, "contentType").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(k) => Some(AssetKind::parse(k).ok_or_else(|| {
+            UseapiError::invalid(
+                "contentType",
+                format!("{k:?} is not one of video, image, audio"),
+            )
+        })?),
+    };
+    let newest_first = match q(&query, "sort").filter(|s| !s.is_empty()) {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => {
+            return Err(UseapiError::invalid(
+                "sort",
+                format!("{other:?} is not one of asc, desc"),
+            ))
+        }
+    };
+    let filter = AssetFilter {
+        kind,
+        name_contains: q(&query, "fileName").map(str::to_string),
+        newest_first,
+        page: page.number,
+        page_size: page.size,
+    };
+    let list = state
+        .services
+        .avatars
+        .uploads(&account, &linked.email, &filter)
+        .await
+        .map_err(UseapiError::domain)?;
+    let uid = user_id(&account.id);
+    let list: Vec<Value> = list.iter().map(|a| upload_record(a, uid)).collect();
+    Ok(Json(json!({"uploadAssetsList": list})).into_response())
+}
+
+#[utoipa::path(delete, path = "/v1/kling/assets/uploaded/", tag = "useapi",
+    description = "Deletes uploads: id is up to 10 comma-separated ids.",
+    params(("email" = Option<String>, Query, description = "Account selector"),
+           ("id" = String, Query, description = "Comma-separated upload ids")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{deleted: [ids], notFound: [ids]}"), (status = 400, description = "{error, code}")))]
+pub async fn delete_uploads(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let account = account_of(&state, &headers).await?;
+    let linked = select(&state, &account, q(&query, "email"), None).await?;
+    let raw = q(&query, "id").unwrap_or_default();
+    let ids: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return Err(UseapiError::invalid(
+            "id",
+            "is required: one or more upload ids, comma-separated",
+        ));
+    }
+    if ids.len() > MAX_DELETE_IDS {
+        return Err(UseapiError::invalid(
+            "id",
+            format!(
+                "names {} uploads; at most {MAX_DELETE_IDS} at once",
+                ids.len()
+            ),
+        ));
+    }
+    if let Some(bad) = ids.iter().find(|id| id.parse::<u64>().is_err()) {
+        return Err(UseapiError::invalid(
+            "id",
+            format!("{bad:?} is not a number"),
+        ));
+    }
+    let deleted = state
+        .services
+        .avatars
+        .delete_uploads(&account, &linked.email, &ids)
+        .await
+        .map_err(UseapiError::domain)?;
+    let not_found: Vec<Value> = ids
+        .iter()
+        .filter(|id| !deleted.contains(id))
+        .map(|id| numeric(id))
+        .collect();
+    let deleted: Vec<Value> = deleted.iter().map(|id| numeric(id)).collect();
+    Ok(Json(json!({"deleted": deleted, "notFound": not_found})).into_response())
 }
 
 pub async fn voices(
@@ -819,17 +1014,14 @@ fn rename_fetch(e: DomainError) -> DomainError {
     }
 }
 
-/// The `POST /avatars/video` body (JSON, or a url-encoded form when
-/// `form`) checked as the handler checks it before touching the store: the
-/// fuzz target's entry point. The error is the message the caller would get.
-pub fn parse_video_body(body: &[u8], form: bool) -> std::result::Result<(), String> {
+/// The `POST /avatars/video` body, sent with `content_type` (JSON, a
+/// url-encoded form or a multipart form), checked as the handler checks it
+/// before touching the store: the fuzz target's entry point. The error is
+/// the message the caller would get.
+pub fn parse_video_body(body: &[u8], content_type: &str) -> std::result::Result<(), String> {
     let mut headers = HeaderMap::new();
-    let ct = if form {
-        "application/x-www-form-urlencoded"
-    } else {
-        "application/json"
-    };
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    let ct = HeaderValue::from_str(content_type).map_err(|e| e.to_string())?;
+    headers.insert(header::CONTENT_TYPE, ct);
     let m = fields(&headers, Ok(Bytes::copy_from_slice(body)), usize::MAX).map_err(|e| e.error)?;
     plan_video(&m).map(|_| ()).map_err(|e| e.error)
 }
