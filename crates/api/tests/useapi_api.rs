@@ -1098,5 +1098,29 @@ async fn uploads_are_listed_filtered_and_deleted_per_account() {
         let (s, v) = del(query, key.to_string()).await;
         assert_useapi_error(s, &v, 400, needle);
     }
+
+    // After the retention the janitor removes what is left.
+    let audio_url = {
+        let (_, v) = list("", key).await;
+        v["uploadAssetsList"][0]["resource"]["resource"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let month = 31 * 24 * 3600 * 1000;
+    let janitor = mouthpiece_domain::janitor::Janitor::new(
+        t.server.services.store.clone(),
+        t.server.services.blobs.clone(),
+        t.server.services.config.retention_ms(),
+    );
+    let swept = janitor
+        .sweep(mouthpiece_domain::clock::now_ms() + month)
+        .await
+        .unwrap();
+    assert_eq!(swept.uploads, 1, "{swept:?}");
+    let (_, v) = list("", key).await;
+    assert_eq!(v["uploadAssetsList"], json!([]), "{v}");
+    let gone = client().get(&audio_url).send().await.unwrap();
+    assert_eq!(gone.status().as_u16(), 404);
     t.server.shutdown().await;
 }

@@ -1,4 +1,4 @@
-//! Deletes results and TTS audio once the retention has passed.
+//! Deletes results, TTS audio and uploads once the retention has passed.
 
 use crate::clock::now_ms;
 use crate::error::Result;
@@ -18,6 +18,7 @@ pub struct Janitor {
 pub struct Swept {
     pub tasks: usize,
     pub audio: usize,
+    pub uploads: usize,
 }
 
 impl Janitor {
@@ -34,7 +35,8 @@ impl Janitor {
     }
 
     /// One sweep as of `now` (ms): finished tasks older than the retention
-    /// lose their files and their record; expired TTS audio goes too.
+    /// lose their files and their record; expired TTS audio and uploads (whose
+    /// signed URLs have expired by then) go too.
     pub async fn sweep(&self, now: i64) -> Result<Swept> {
         let mut swept = Swept::default();
         loop {
@@ -62,10 +64,27 @@ impl Janitor {
                 swept.audio += 1;
             }
         }
+        loop {
+            let old = self
+                .store
+                .assets_created_before(now - self.retention_ms, 100)
+                .await?;
+            if old.is_empty() {
+                break;
+            }
+            for a in old {
+                self.blobs.delete(&a.blob_key).await?;
+                self.store
+                    .delete_assets(&a.account_id, &a.email, std::slice::from_ref(&a.id))
+                    .await?;
+                swept.uploads += 1;
+            }
+        }
         if swept != Swept::default() {
             tracing::info!(
                 tasks = swept.tasks,
                 audio = swept.audio,
+                uploads = swept.uploads,
                 "janitor removed expired files"
             );
         }

@@ -437,6 +437,10 @@ pub async fn uploads_are_listed_filtered_paged_and_deleted_per_owner(s: &dyn Met
         .unwrap();
     assert_eq!(got, vec![mine[0].clone()]);
 
+    let old = s.assets_created_before(3, 10).await.unwrap();
+    assert_eq!(ids(old), ["11", "12"]);
+    assert_eq!(s.assets_created_before(6, 1).await.unwrap().len(), 1);
+
     // Only the owner's, under that email, are deleted; the rest are ignored.
     let gone = s
         .delete_assets(

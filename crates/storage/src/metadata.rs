@@ -165,6 +165,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         email: &str,
         ids: &[String],
     ) -> Result<Vec<AssetRecord>>;
+    /// Uploads older than `before` (ms), oldest first: the janitor's.
+    async fn assets_created_before(&self, before: Millis, limit: u32) -> Result<Vec<AssetRecord>>;
     /// Records which linked account (email) a task runs under.
     async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()>;
     /// Unfinished (submitted or processing) tasks per linked email.

@@ -894,6 +894,17 @@ impl MetadataStore for PgStore {
         Ok(deleted)
     }
 
+    async fn assets_created_before(&self, before: Millis, limit: u32) -> Result<Vec<AssetRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ASSET_COLUMNS} FROM assets WHERE created_at < $1 ORDER BY created_at, id LIMIT $2"
+        ))
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(asset_from_row).collect()
+    }
+
     async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()> {
         sqlx::query("INSERT INTO task_links (task_id, account_id, email) VALUES ($1, $2, $3)")
             .bind(task_id)
