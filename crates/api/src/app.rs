@@ -42,8 +42,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(dialects::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
-            state.body_budget.clone(),
-            overload::body_budget,
+            state.body_limits.clone(),
+            overload::body_limits,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.proxies.clone(),
@@ -155,12 +155,12 @@ impl Server {
                 settings.limits.burst,
             )
             .map(Arc::new),
-            body_budget: crate::overload::BodyBudget::new(
+            body_limits: Arc::new(crate::overload::BodyLimits::new(
                 settings.limits.max_inflight_body_mb,
                 usize::try_from(settings.max_request_mb.saturating_mul(1024 * 1024))
                     .unwrap_or(usize::MAX),
-            )
-            .map(Arc::new),
+                std::time::Duration::from_secs_f64(settings.limits.body_timeout_seconds),
+            )),
             proxies: Arc::new(
                 TrustedProxies::parse(&settings.auth.trusted_proxies)
                     .map_err(|e| anyhow::anyhow!("auth.trusted_proxies: {e}"))?,

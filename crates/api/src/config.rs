@@ -59,6 +59,8 @@ pub struct LimitSettings {
     /// past it a request waits briefly, then gets the dialect's 429 (0: no
     /// limit). At least `max_request_mb`.
     pub max_inflight_body_mb: u64,
+    /// A request body must arrive whole within this many seconds.
+    pub body_timeout_seconds: f64,
 }
 
 impl Default for LimitSettings {
@@ -68,6 +70,7 @@ impl Default for LimitSettings {
             burst: 200,
             max_queued_tasks: 10_000,
             max_inflight_body_mb: 1024,
+            body_timeout_seconds: 60.0,
         }
     }
 }
@@ -307,6 +310,10 @@ impl Settings {
             self.limits.max_inflight_body_mb == 0
                 || self.limits.max_inflight_body_mb >= self.max_request_mb,
             "limits.max_inflight_body_mb must be 0 (no limit) or at least max_request_mb"
+        );
+        anyhow::ensure!(
+            self.limits.body_timeout_seconds >= 1.0 && self.limits.body_timeout_seconds <= 86_400.0,
+            "limits.body_timeout_seconds must be from 1 to 86400"
         );
         TrustedProxies::parse(&self.auth.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("auth.trusted_proxies: {e}"))?;

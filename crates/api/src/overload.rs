@@ -6,10 +6,12 @@
 
 use crate::dialects;
 use crate::request_id::RequestId;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
+use futures::StreamExt;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use mouthpiece_domain::DomainError;
@@ -56,65 +58,93 @@ impl AccountRates {
 }
 
 /// Request bodies are buffered whole (base64 media included), so the bytes
-/// they may claim at once are budgeted, in KiB.
-pub struct BodyBudget {
-    kib: Arc<Semaphore>,
+/// they may claim at once are budgeted, in KiB, and each must arrive within
+/// a deadline: a slow drip cannot hold its share for ever.
+pub struct BodyLimits {
+    /// `None`: no budget.
+    kib: Option<Arc<Semaphore>>,
     total_kib: u32,
     max_request_bytes: u64,
+    deadline: Duration,
 }
 
 /// A body that does not fit waits this long for others to finish first.
 const BODY_WAIT: Duration = Duration::from_secs(2);
 
-impl BodyBudget {
-    /// `None` when `total_mb` is 0 (no budget).
-    pub fn new(total_mb: u64, max_request_bytes: usize) -> Option<Self> {
-        if total_mb == 0 {
-            return None;
-        }
+impl BodyLimits {
+    /// `total_mb` 0: no budget.
+    pub fn new(total_mb: u64, max_request_bytes: usize, deadline: Duration) -> Self {
         let total_kib = u32::try_from(total_mb.saturating_mul(1024)).unwrap_or(u32::MAX >> 4);
-        Some(Self {
-            kib: Arc::new(Semaphore::new(total_kib as usize)),
+        Self {
+            kib: (total_mb > 0).then(|| Arc::new(Semaphore::new(total_kib as usize))),
             total_kib,
             max_request_bytes: max_request_bytes as u64,
-        })
+            deadline,
+        }
     }
 
-    /// KiB a request may fill: its declared length, or the largest body
+    /// Bytes a request may fill: its declared length, or the largest body
     /// allowed when it streams without one.
-    fn claim(&self, req: &Request) -> u32 {
+    fn claim(&self, req: &Request) -> u64 {
         let headers = req.headers();
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = match declared {
+        match declared {
             Some(n) => n.min(self.max_request_bytes),
             None if headers.contains_key(header::TRANSFER_ENCODING) => self.max_request_bytes,
             None => 0,
-        };
-        u32::try_from(bytes.div_ceil(1024))
-            .unwrap_or(u32::MAX)
-            .min(self.total_kib)
+        }
     }
 }
 
-/// Holds a share of the body budget while the request is handled, or
-/// answers "busy" in the dialect's envelope when none frees up in time.
-pub async fn body_budget(
-    State(budget): State<Option<Arc<BodyBudget>>>,
+/// The body, cut off with an error once `deadline` has passed.
+fn with_deadline(req: Request, deadline: Duration) -> Request {
+    let (parts, body) = req.into_parts();
+    let until = tokio::time::Instant::now() + deadline;
+    let frames = body.into_data_stream();
+    let timed = futures::stream::unfold(Some(frames), move |frames| async move {
+        let mut frames = frames?;
+        match tokio::time::timeout_at(until, frames.next()).await {
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(frames))),
+            Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e)), None)),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the body did not arrive within {} s",
+                        deadline.as_secs_f64()
+                    ),
+                )),
+                None,
+            )),
+        }
+    });
+    Request::from_parts(parts, Body::from_stream(timed))
+}
+
+/// Gives a request body its deadline and holds a share of the body budget
+/// while the request is handled, or answers "busy" in the dialect's
+/// envelope when none frees up in time.
+pub async fn body_limits(
+    State(limits): State<Arc<BodyLimits>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let Some(budget) = budget else {
-        return next.run(req).await;
-    };
-    let kib = budget.claim(&req);
-    if kib == 0 {
+    let bytes = limits.claim(&req);
+    if bytes == 0 {
         return next.run(req).await;
     }
-    let reserved =
-        tokio::time::timeout(BODY_WAIT, budget.kib.clone().acquire_many_owned(kib)).await;
+    let req = with_deadline(req, limits.deadline);
+    let Some(budget) = &limits.kib else {
+        return next.run(req).await;
+    };
+    let kib = u32::try_from(bytes.div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .min(limits.total_kib);
+    let reserved = tokio::time::timeout(BODY_WAIT, budget.clone().acquire_many_owned(kib)).await;
     match reserved {
         Ok(Ok(_permit)) => next.run(req).await,
         _ => {

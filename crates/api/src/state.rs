@@ -16,6 +16,6 @@ pub struct AppState {
     pub rates: Option<Arc<crate::overload::AccountRates>>,
     /// Who may name the client in `X-Forwarded-For`.
     pub proxies: Arc<crate::client_ip::TrustedProxies>,
-    /// Memory for request bodies in flight; `None`: no limit.
-    pub body_budget: Option<Arc<crate::overload::BodyBudget>>,
+    /// Memory and time for request bodies in flight.
+    pub body_limits: Arc<crate::overload::BodyLimits>,
 }

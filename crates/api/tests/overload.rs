@@ -195,7 +195,7 @@ fn slow_upload(
     key: &str,
     declared: usize,
     gap: Duration,
-) -> tokio::task::JoinHandle<u16> {
+) -> tokio::task::JoinHandle<(u16, String)> {
     let url = format!("{}{path}", t.url);
     let key = key.to_string();
     tokio::spawn(async move {
@@ -215,7 +215,10 @@ fn slow_upload(
             .body(reqwest::Body::wrap_stream(chunks))
             .send()
             .await;
-        resp.map(|r| r.status().as_u16()).unwrap_or(0)
+        match resp {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        }
     })
 }
 
@@ -269,9 +272,54 @@ async fn bodies_in_flight_have_a_memory_budget() {
     // The slow uploads themselves were served (a 1 MB body of spaces is not
     // a request: 400), and then the budget is free again.
     for h in slow {
-        assert_eq!(h.await.unwrap(), 400);
+        assert_eq!(h.await.unwrap().0, 400);
     }
     let (s, v, _) = t.post(path, Some(&b.api_key), &body).await;
     assert_eq!((s, v["code"].as_u64()), (400, Some(1201)), "{v}");
+    t.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_drips_is_cut_off_at_its_deadline() {
+    let t = TestServer::start(|s| {
+        s.workers.enabled = false;
+        s.max_request_mb = 1;
+        s.limits.max_inflight_body_mb = 1;
+        s.limits.body_timeout_seconds = 2.0;
+    })
+    .await;
+    let a = t.account("dripper", None).await;
+    // 1 MB a KiB every 8 ms would take over 8 s; it gets 2 s.
+    let started = std::time::Instant::now();
+    let drip = slow_upload(
+        &t,
+        "/v1/videos/avatar/image2video",
+        &a.api_key,
+        1 << 20,
+        Duration::from_millis(8),
+    );
+    let (status, text) = drip.await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(status, 400, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["code"], 1200, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not arrive within 2 s"),
+        "{v}"
+    );
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    // Its share of the budget is free again at once.
+    let (s, v, _) = t
+        .post(
+            "/v1/videos/avatar/image2video",
+            Some(&a.api_key),
+            &json!({"image": "x"}),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_u64()), (400, Some(1201)), "{v}");
+    assert!(!v["message"].as_str().unwrap().contains("busy"), "{v}");
     t.server.shutdown().await;
 }
