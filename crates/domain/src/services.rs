@@ -423,14 +423,15 @@ impl TaskService {
     /// freed; a worker rendering it loses its lease. Final tasks are kept.
     pub async fn cancel(&self, account: &Account, id: &str, message: &str) -> Result<Task> {
         let task = self.get(account, id).await?;
-        match self.store.cancel_task(&task.id, message, now_ms()).await? {
+        let events = self.events.clone();
+        let callback = move |t: &mouthpiece_storage::TaskRecord| events.callback_for(t);
+        match self
+            .store
+            .cancel_task(&task.id, message, now_ms(), &callback)
+            .await?
+        {
             Some(r) => {
-                // Not in the cancel's transaction: a crash here loses this
-                // one notification, which the task's state still shows.
-                if let Some(cb) = self.events.callback_for(&r) {
-                    self.store.enqueue_callback(&cb).await?;
-                    self.events.queued(&r);
-                }
+                self.events.queued(&r);
                 Ok(self.view(&r))
             }
             None => self.get(account, &task.id).await,

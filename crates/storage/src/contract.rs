@@ -352,6 +352,21 @@ pub async fn state_changes_and_their_callbacks_commit_together(s: &dyn MetadataS
     let failed = s.fail_exhausted(600, 1, "failed after", cb).await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(outbox(s).await, ["2:processing", "2:failed"]);
+    // A cancel writes its callback with it; cancelling a final task writes
+    // nothing.
+    s.insert_task(&task("4", "a", None, 4), 10, cb)
+        .await
+        .unwrap();
+    assert_eq!(outbox(s).await, ["4:submitted"]);
+    let cancelled = s.cancel_task("4", "cancelled", 700, cb).await.unwrap();
+    assert_eq!(cancelled.map(|t| t.state), Some(TaskState::Failed));
+    assert_eq!(outbox(s).await, ["4:failed"]);
+    assert!(s
+        .cancel_task("4", "again", 710, cb)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(outbox(s).await.is_empty());
 }
 
 fn asset(id: &str, account: &str, email: &str, name: &str, kind: &str, at: Millis) -> AssetRecord {

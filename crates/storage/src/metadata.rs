@@ -173,10 +173,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn active_tasks_by_email(&self, account_id: &str) -> Result<Vec<(String, u32)>>;
     /// Fails an unfinished task at once (a lease holder loses it); `None`
     /// when the task is already final or unknown.
+    /// Its callback row is written in the same transaction.
     async fn cancel_task(
         &self,
         task_id: &str,
         message: &str,
         now: Millis,
+        callback: CallbackFor<'_>,
     ) -> Result<Option<TaskRecord>>;
 }

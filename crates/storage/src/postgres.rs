@@ -935,7 +935,9 @@ impl MetadataStore for PgStore {
         task_id: &str,
         message: &str,
         now: Millis,
+        callback: CallbackFor<'_>,
     ) -> Result<Option<TaskRecord>> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE tasks SET state = 'failed', status_msg = $2, last_error = $2,
                  lease_owner = NULL, lease_expires_at = NULL, updated_at = $3, finished_at = $3
@@ -945,9 +947,14 @@ impl MetadataStore for PgStore {
         .bind(task_id)
         .bind(message)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(task_from_row).transpose()
+        let task = row.as_ref().map(task_from_row).transpose()?;
+        if let Some(c) = task.as_ref().and_then(callback) {
+            insert_callback(&mut tx, &c).await?;
+        }
+        tx.commit().await?;
+        Ok(task)
     }
 }
 

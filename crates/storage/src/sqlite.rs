@@ -923,7 +923,9 @@ impl MetadataStore for SqliteStore {
         task_id: &str,
         message: &str,
         now: Millis,
+        callback: CallbackFor<'_>,
     ) -> Result<Option<TaskRecord>> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE tasks SET state = 'failed', status_msg = ?2, last_error = ?2,
                  lease_owner = NULL, lease_expires_at = NULL, updated_at = ?3, finished_at = ?3
@@ -933,9 +935,14 @@ impl MetadataStore for SqliteStore {
         .bind(task_id)
         .bind(message)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(task_from_row).transpose()
+        let task = row.as_ref().map(task_from_row).transpose()?;
+        if let Some(c) = task.as_ref().and_then(callback) {
+            insert_callback(&mut tx, &c).await?;
+        }
+        tx.commit().await?;
+        Ok(task)
     }
 }
 
@@ -1006,10 +1013,14 @@ mod tests {
             s.active_tasks_by_email("a").await.unwrap(),
             vec![("x@e.com".to_string(), 2)]
         );
-        let cancelled = s.cancel_task("t1", "stop", 20).await.unwrap().unwrap();
+        let cancelled = s
+            .cancel_task("t1", "stop", 20, NONE)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(cancelled.state, TaskState::Failed);
         assert_eq!(cancelled.status_msg.as_deref(), Some("stop"));
-        assert_eq!(s.cancel_task("t1", "again", 21).await.unwrap(), None);
+        assert_eq!(s.cancel_task("t1", "again", 21, NONE).await.unwrap(), None);
         assert_eq!(
             s.active_tasks_by_email("a").await.unwrap(),
             vec![("x@e.com".to_string(), 1)]
