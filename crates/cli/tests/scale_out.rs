@@ -411,6 +411,7 @@ fn bench_queue() {
                 spec: "{}".into(),
                 callback_url: None,
                 created_at: i,
+                link: None,
             };
             store.insert_task(&t, 100_000, &|_| None).await.unwrap();
         }

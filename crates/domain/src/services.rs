@@ -17,7 +17,7 @@ use crate::worker::WorkerConfig;
 use crate::{clock::now_ms, ids};
 use bytes::Bytes;
 use mouthpiece_engine::timeline::MouthTimeline;
-use mouthpiece_storage::{BlobStore, InsertOutcome, MetadataStore, NewTask};
+use mouthpiece_storage::{BlobStore, InsertOutcome, MetadataStore, NewTask, TaskLink};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -363,6 +363,10 @@ impl TaskService {
             spec: serde_json::to_string(&spec).map_err(DomainError::internal)?,
             callback_url: req.callback_url.as_ref().map(|c| c.url().to_string()),
             created_at: now_ms(),
+            link: req.linked.as_ref().map(|slot| TaskLink {
+                email: slot.email.clone(),
+                max_jobs: slot.max_jobs,
+            }),
         };
         let events = self.events.clone();
         let callback = move |t: &mouthpiece_storage::TaskRecord| events.callback_for(t);
@@ -385,9 +389,12 @@ impl TaskService {
                     new.external_task_id.as_deref().unwrap_or_default(),
                 ));
             }
-        }
-        if let Some(slot) = &req.linked {
-            self.store.link_task(&id, &account.id, &slot.email).await?;
+            InsertOutcome::LinkLimitReached => {
+                cleanup().await;
+                return Err(DomainError::ConcurrencyLimit {
+                    limit: new.link.as_ref().map_or(0, |l| l.max_jobs),
+                });
+            }
         }
         metrics::counter!("mouthpiece_tasks_submitted_total").increment(1);
         let record = self

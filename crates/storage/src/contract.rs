@@ -30,6 +30,7 @@ pub fn task(id: &str, account: &str, ext: Option<&str>, at: Millis) -> NewTask {
         spec: "{}".into(),
         callback_url: None,
         created_at: at,
+        link: None,
     }
 }
 
@@ -476,5 +477,66 @@ pub async fn uploads_are_listed_filtered_paged_and_deleted_per_owner(s: &dyn Met
             .unwrap()
             .len(),
         1
+    );
+}
+
+/// Submissions racing for a linked email's last slots: exactly `max_jobs`
+/// get in, and each of those is linked.
+pub async fn linked_email_limits_hold_under_racing_submissions(s: &dyn MetadataStore) {
+    s.create_account(&account("a")).await.unwrap();
+    let linked = |id: String, email: &str| NewTask {
+        link: Some(TaskLink {
+            email: email.into(),
+            max_jobs: 2,
+        }),
+        ..task(&id, "a", None, 1)
+    };
+    let racing = (0..8).map(|i| {
+        let t = linked(format!("r{i}"), "x@e");
+        async move { s.insert_task(&t, 100, NONE).await.unwrap() }
+    });
+    let outcomes = futures::future::join_all(racing).await;
+    let inserted = outcomes
+        .iter()
+        .filter(|o| **o == InsertOutcome::Inserted)
+        .count();
+    assert_eq!(inserted, 2, "{outcomes:?}");
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, InsertOutcome::Inserted | InsertOutcome::LinkLimitReached)));
+    assert_eq!(
+        s.active_tasks_by_email("a").await.unwrap(),
+        vec![("x@e".to_string(), 2)]
+    );
+    // Another email of the same account has its own slots.
+    assert_eq!(
+        s.insert_task(&linked("y1".into(), "y@e"), 100, NONE)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+    // A finished task frees its email's slot.
+    let done = s.claim_task("w", 10, 100, 3, NONE).await.unwrap().unwrap();
+    s.finish_task(
+        &done.id,
+        "w",
+        &TaskFinish::Failed {
+            message: "x".into(),
+        },
+        20,
+        NONE,
+    )
+    .await
+    .unwrap();
+    let email_of_done = if done.id.starts_with('y') {
+        "y@e"
+    } else {
+        "x@e"
+    };
+    assert_eq!(
+        s.insert_task(&linked("z1".into(), email_of_done), 100, NONE)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
     );
 }

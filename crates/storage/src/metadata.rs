@@ -10,6 +10,8 @@ pub enum InsertOutcome {
     LimitReached,
     /// The account already has a task with this external id.
     DuplicateExternalId,
+    /// The task's linked email already has `max_jobs` unfinished tasks.
+    LinkLimitReached,
 }
 
 /// Builds the callback row (if any) for a task's new state. Stores call it

@@ -70,6 +70,15 @@ pub struct NewTask {
     pub spec: String,
     pub callback_url: Option<String>,
     pub created_at: Millis,
+    /// The linked account (useapi `email`) it runs under, with that
+    /// email's own limit of unfinished tasks.
+    pub link: Option<TaskLink>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskLink {
+    pub email: String,
+    pub max_jobs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -367,6 +367,27 @@ impl MetadataStore for SqliteStore {
             Err(e) if is_unique_violation(&e) => return Ok(InsertOutcome::DuplicateExternalId),
             Err(e) => return Err(e.into()),
         }
+        if let Some(link) = &t.link {
+            // Still under the same lock: the email's count and its new
+            // link cannot interleave with another submission's.
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM task_links l JOIN tasks t ON t.id = l.task_id
+                 WHERE l.account_id = ?1 AND l.email = ?2 AND t.state IN ('submitted', 'processing')",
+            )
+            .bind(&t.account_id)
+            .bind(&link.email)
+            .fetch_one(&mut *tx)
+            .await?;
+            if busy >= i64::from(link.max_jobs) {
+                return Ok(InsertOutcome::LinkLimitReached);
+            }
+            sqlx::query("INSERT INTO task_links (task_id, account_id, email) VALUES (?1, ?2, ?3)")
+                .bind(&t.id)
+                .bind(&t.account_id)
+                .bind(&link.email)
+                .execute(&mut *tx)
+                .await?;
+        }
         let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))
             .bind(&t.id)
             .fetch_one(&mut *tx)
@@ -1039,6 +1060,12 @@ mod tests {
     async fn uploads_are_listed_filtered_paged_and_deleted_per_owner() {
         let (_d, s) = store().await;
         crate::contract::uploads_are_listed_filtered_paged_and_deleted_per_owner(&s).await;
+    }
+
+    #[tokio::test]
+    async fn linked_email_limits_hold_under_racing_submissions() {
+        let (_d, s) = store().await;
+        crate::contract::linked_email_limits_hold_under_racing_submissions(&s).await;
     }
 
     #[tokio::test]
