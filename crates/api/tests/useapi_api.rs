@@ -1124,3 +1124,72 @@ async fn uploads_are_listed_filtered_and_deleted_per_account() {
     assert_eq!(gone.status().as_u16(), 404);
     t.server.shutdown().await;
 }
+
+/// The upload whitelist takes FLAC and Ogg Vorbis speech; such an upload
+/// renders like any other, with the video as long as the speech.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flac_and_ogg_uploads_render() {
+    let t = TestServer::start(|_| {}).await;
+    let acct = t.account("lossless", None).await;
+    let key = acct.api_key.as_str();
+    let (s, v, _) = t
+        .post(
+            &format!("{BASE}/accounts"),
+            Some(key),
+            &json!({"email": "f@example.com", "password": "p", "maxJobs": 5}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let upload = |ct: &'static str, body: Vec<u8>| {
+        let url = format!("{BASE}/assets/");
+        let t = &t;
+        async move {
+            let (s, v) = t.post_raw(&url, Some(key), ct, body).await;
+            assert_eq!(s, 200, "{ct}: {v}");
+            v["url"].as_str().unwrap().to_string()
+        }
+    };
+    let image = upload("image/jpeg", std::fs::read(sample("obama.jpg")).unwrap()).await;
+    let wav = short_speech(t.dir.path());
+    let mut tasks = Vec::new();
+    for (ct, codec, ext) in [
+        ("audio/flac", "flac", "flac"),
+        ("audio/ogg", "libvorbis", "ogg"),
+    ] {
+        let out = t.dir.path().join(format!("speech.{ext}"));
+        let ok = std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y", "-i"])
+            .arg(&wav)
+            .args(["-c:a", codec])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let audio = upload(ct, std::fs::read(&out).unwrap()).await;
+        let (s, v, _) = t
+            .post(
+                &format!("{BASE}/avatars/video"),
+                Some(key),
+                &json!({"imageUrl": image, "audioUrl": audio}),
+            )
+            .await;
+        assert_eq!(s, 200, "{ct}: {v}");
+        tasks.push((ct, v["task"]["id"].as_u64().unwrap()));
+    }
+    let speech_ms = {
+        let track = mouthpiece_engine::media::decode_audio_file(&wav, None).unwrap();
+        (track.duration * 1000.0) as i64
+    };
+    for (ct, id) in tasks {
+        let v = wait_final(&t, key, id).await;
+        assert_eq!(v["status_name"], "succeed", "{ct}: {v}");
+        let ms = v["works"][0]["resource"]["duration"].as_i64().unwrap();
+        assert!(
+            (ms - speech_ms).abs() <= 100,
+            "{ct}: video {ms} ms, speech {speech_ms} ms"
+        );
+        let mp4 = bytes(v["works"][0]["resource"]["resource"].as_str().unwrap()).await;
+        assert_eq!(&mp4[4..8], b"ftyp", "{ct}");
+    }
+    t.server.shutdown().await;
+}
