@@ -1193,3 +1193,110 @@ async fn flac_and_ogg_uploads_render() {
     }
     t.server.shutdown().await;
 }
+
+/// A test clip made by FFmpeg: `size` like `1280x720`, `seconds` long.
+fn clip(dir: &std::path::Path, name: &str, size: &str, seconds: u32) -> Vec<u8> {
+    let out = dir.join(name);
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size={size}:rate=25:duration={seconds}"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "ffmpeg made no {name}");
+    std::fs::read(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_uploads_are_checked_for_size_and_length() {
+    let t = TestServer::start(|s| s.workers.enabled = false).await;
+    let acct = t.account("clips", None).await;
+    let key = acct.api_key.as_str();
+    let (s, v, _) = t
+        .post(
+            &format!("{BASE}/accounts"),
+            Some(key),
+            &json!({"email": "c@example.com", "password": "p", "maxJobs": 1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let dir = t.dir.path();
+    let upload = |ct: &'static str, body: Vec<u8>| {
+        let url = format!("{BASE}/assets/");
+        let t = &t;
+        async move { t.post_raw(&url, Some(key), ct, body).await }
+    };
+
+    let (s, v) = upload("video/mp4", clip(dir, "ok.mp4", "1280x720", 3)).await;
+    assert_eq!((s, &v["status"]), (200, &json!(1)), "{v}");
+    assert!(v["fileName"].as_str().unwrap().ends_with(".mp4"), "{v}");
+    let (s, v) = upload("video/quicktime", clip(dir, "tall.mov", "1080x1920", 2)).await;
+    assert_eq!((s, &v["status"]), (200, &json!(1)), "{v}");
+    let (_, v) = t
+        .get(
+            &format!("{BASE}/assets/uploaded/?contentType=video&sort=asc"),
+            Some(key),
+        )
+        .await;
+    let list = v["uploadAssetsList"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{v}");
+    let r = &list[0]["resource"];
+    assert_eq!(
+        (&r["width"], &r["height"]),
+        (&json!(1280), &json!(720)),
+        "{v}"
+    );
+    let ms = r["duration"].as_u64().unwrap();
+    assert!((2_950..3_100).contains(&ms), "{ms} ms");
+
+    for (ct, body, needle) in [
+        (
+            "video/mp4",
+            clip(dir, "small.mp4", "640x360", 1),
+            "it must be 720p or 1080p",
+        ),
+        (
+            "video/mp4",
+            clip(dir, "huge.mp4", "3840x2160", 1),
+            "3840x2160",
+        ),
+        (
+            "video/mp4",
+            clip(dir, "long.mp4", "1280x720", 12),
+            "lasts 12.0 s; the limit is 10 s",
+        ),
+        (
+            "video/mp4",
+            b"\x00\x00\x00\x18ftypmp42 not really a movie".to_vec(),
+            "the video could not be read",
+        ),
+        (
+            "video/quicktime",
+            std::fs::read(sample("obama.jpg")).unwrap(),
+            "the video could not be read",
+        ),
+    ] {
+        let (s, v) = upload(ct, body).await;
+        assert_useapi_error(s, &v, 400, needle);
+    }
+    let (_, v) = t
+        .get(
+            &format!("{BASE}/assets/uploaded/?contentType=video"),
+            Some(key),
+        )
+        .await;
+    assert_eq!(
+        v["uploadAssetsList"].as_array().unwrap().len(),
+        2,
+        "refused clips are not kept: {v}"
+    );
+    t.server.shutdown().await;
+}

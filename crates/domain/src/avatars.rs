@@ -529,10 +529,11 @@ impl AvatarService {
             if body.len() > 100 * 1024 * 1024 {
                 return Err(too_big(100));
             }
-            (
-                AssetKind::Video,
-                if ct == "video/mp4" { "mp4" } else { "mov" },
-            )
+            let ext = if ct == "video/mp4" { "mp4" } else { "mov" };
+            let v = media::check_video(body.clone(), ext).await?;
+            (width, height) = (Some(v.width), Some(v.height));
+            duration_ms = Some((v.duration * 1000.0).round() as u64);
+            (AssetKind::Video, ext)
         } else {
             if body.len() > 20 * 1024 * 1024 {
                 return Err(too_big(20));

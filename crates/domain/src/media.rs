@@ -1,12 +1,16 @@
 //! Checks the content of input files, whatever they are called: images are
 //! sniffed and decoded (size and aspect rules), audio is sniffed and decoded
-//! to measure its duration. Runs on the blocking pool.
+//! to measure its duration, video clips are probed for size and length.
+//! Runs on the blocking pool.
 
 use crate::error::{DomainError, Result};
 use crate::input::{MAX_AUDIO_SECONDS, MIN_AUDIO_SECONDS};
 use bytes::Bytes;
-use mouthpiece_engine::media::{decode_audio_file_within, decode_portrait, PortraitLimits};
+use mouthpiece_engine::media::{
+    decode_audio_file_within, decode_portrait, probe_video, PortraitLimits, VideoInfo,
+};
 use mouthpiece_engine::EngineError;
+use std::time::Duration;
 
 /// A portrait that passed the checks.
 #[derive(Debug, Clone)]
@@ -90,6 +94,54 @@ pub async fn check_image(bytes: Bytes) -> Result<ImageAsset> {
     })
     .await
     .map_err(DomainError::internal)?
+}
+
+/// Longest uploaded video clip, seconds (useapi: "≤ 10 s").
+pub const MAX_VIDEO_SECONDS: f64 = 10.0;
+/// Shortest and longest short side of an uploaded clip: 720p to 1080p.
+pub const VIDEO_SHORT_SIDE: (u32, u32) = (720, 1080);
+
+/// Reads an uploaded clip's size and length and checks them against
+/// useapi's limits (720p or 1080p, at most 10 s).
+pub async fn check_video(bytes: Bytes, ext: &'static str) -> Result<VideoInfo> {
+    let info = tokio::task::spawn_blocking(move || {
+        let dir = tempfile::Builder::new()
+            .prefix("mouthpiece-check-")
+            .tempdir()
+            .map_err(DomainError::internal)?;
+        let path = dir.path().join(format!("clip.{ext}"));
+        std::fs::write(&path, &bytes).map_err(DomainError::internal)?;
+        probe_video(&path, Duration::from_secs(20)).map_err(|e| match e {
+            EngineError::InvalidVideo(why) => {
+                DomainError::invalid("body", format!("the video could not be read: {why}"))
+            }
+            other => DomainError::internal(other),
+        })
+    })
+    .await
+    .map_err(DomainError::internal)??;
+    let short = info.width.min(info.height);
+    let (lo, hi) = VIDEO_SHORT_SIDE;
+    if !(lo..=hi).contains(&short) {
+        return Err(DomainError::invalid(
+            "body",
+            format!(
+                "the video is {}x{} px; it must be 720p or 1080p (short side {lo} to {hi} px)",
+                info.width, info.height
+            ),
+        ));
+    }
+    // A few ms over is container rounding, not a longer clip.
+    if info.duration > MAX_VIDEO_SECONDS + 0.05 {
+        return Err(DomainError::invalid(
+            "body",
+            format!(
+                "the video lasts {:.1} s; the limit is {MAX_VIDEO_SECONDS:.0} s",
+                info.duration
+            ),
+        ));
+    }
+    Ok(info)
 }
 
 /// Sniffs and decodes a speech file, checking its duration (2–300 s).

@@ -138,6 +138,7 @@ fn classify(e: EngineError) -> Failure {
         | EngineError::ImageTooSmall { .. }
         | EngineError::ImageAspectRatio { .. }
         | EngineError::InvalidAudio(_)
+        | EngineError::InvalidVideo(_)
         | EngineError::AudioDuration { .. }
         | EngineError::InvalidTimeline(_) => Failure::Permanent(e.to_string()),
         EngineError::Cancelled => Failure::Shutdown,

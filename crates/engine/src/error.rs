@@ -12,6 +12,8 @@ pub enum EngineError {
     ImageAspectRatio { ratio: f32 },
     #[error("audio could not be decoded: {0}")]
     InvalidAudio(String),
+    #[error("video could not be read: {0}")]
+    InvalidVideo(String),
     #[error("audio is {seconds:.2} s long; {limit}")]
     AudioDuration { seconds: f64, limit: String },
     #[error("no face was found in the image")]
