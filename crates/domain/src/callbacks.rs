@@ -161,7 +161,13 @@ impl Dispatcher {
 
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            match self.store.due_callbacks(now_ms(), 16).await {
+            // Leased for longer than a delivery can take; a row whose
+            // sender dies goes out again when the lease ends.
+            let now = now_ms();
+            let lease = i64::try_from((self.config.timeout * 3).as_millis())
+                .unwrap_or(i64::MAX / 4)
+                .max(30_000);
+            match self.store.claim_callbacks(now, now + lease, 16).await {
                 Ok(due) if !due.is_empty() => {
                     futures::future::join_all(due.into_iter().map(|c| self.deliver(c))).await;
                     continue;

@@ -250,34 +250,51 @@ pub async fn callbacks_go_out_in_order_per_task(s: &dyn MetadataStore) {
         .await
         .unwrap();
     }
-    let due: Vec<_> = s
-        .due_callbacks(10, 10)
+    let ids = |v: Vec<CallbackRecord>| v.into_iter().map(|c| c.message_id).collect::<Vec<_>>();
+    // A claim leases the due rows: another dispatcher claiming at the same
+    // time gets none of them.
+    let claimed = s.claim_callbacks(10, 50, 10).await.unwrap();
+    assert_eq!(ids(claimed.clone()), ["m1", "m3"]);
+    assert!(s.claim_callbacks(10, 50, 10).await.unwrap().is_empty());
+    s.callback_retry(claimed[0].id, 1, 100, "boom")
         .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.message_id)
-        .collect();
-    assert_eq!(due, ["m1", "m3"]);
-    let first = s.due_callbacks(10, 10).await.unwrap().remove(0);
-    s.callback_retry(first.id, 1, 100, "boom").await.unwrap();
-    // m2 waits behind m1's retry.
-    let due: Vec<_> = s
-        .due_callbacks(10, 10)
+        .unwrap();
+    // m3's sender died: it is due again when its lease ends; m2 waits
+    // behind m1's retry.
+    assert_eq!(ids(s.claim_callbacks(60, 90, 10).await.unwrap()), ["m3"]);
+    s.callback_delivered(claimed[0].id, 100).await.unwrap();
+    assert_eq!(
+        ids(s.claim_callbacks(100, 150, 10).await.unwrap()),
+        ["m2", "m3"]
+    );
+
+    // Dispatchers racing over one outbox: every row goes to exactly one.
+    for i in 0..40 {
+        s.enqueue_callback(&NewCallback {
+            message_id: format!("r{i:02}"),
+            task_id: format!("race{i}"),
+            account_id: "a".into(),
+            url: "http://x".into(),
+            body: "{}".into(),
+            created_at: 200,
+        })
         .await
-        .unwrap()
+        .unwrap();
+    }
+    let claims = futures::future::join_all((0..4).map(|_| s.claim_callbacks(300, 400, 15))).await;
+    let mut all: Vec<String> = claims
         .into_iter()
-        .map(|c| c.message_id)
+        .flat_map(|c| ids(c.unwrap()))
+        .filter(|m| m.starts_with('r'))
         .collect();
-    assert_eq!(due, ["m3"]);
-    s.callback_delivered(first.id, 100).await.unwrap();
-    let due: Vec<_> = s
-        .due_callbacks(10, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.message_id)
-        .collect();
-    assert_eq!(due, ["m2", "m3"]);
+    let claimed = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        (claimed, all.len()),
+        (40, 40),
+        "a row was claimed twice or lost"
+    );
 }
 
 fn callback_of(t: &TaskRecord) -> Option<NewCallback> {
@@ -294,7 +311,10 @@ fn callback_of(t: &TaskRecord) -> Option<NewCallback> {
 async fn outbox(s: &dyn MetadataStore) -> Vec<String> {
     let mut bodies = Vec::new();
     loop {
-        let due = s.due_callbacks(i64::MAX / 2, 100).await.unwrap();
+        let due = s
+            .claim_callbacks(i64::MAX / 4, i64::MAX / 4, 100)
+            .await
+            .unwrap();
         if due.is_empty() {
             return bodies;
         }

@@ -128,9 +128,16 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn delete_audio(&self, id: &str) -> Result<()>;
 
     async fn enqueue_callback(&self, callback: &NewCallback) -> Result<()>;
-    /// The earliest pending callback of each task that is due, so a task's
-    /// callbacks go out in order.
-    async fn due_callbacks(&self, now: Millis, limit: u32) -> Result<Vec<CallbackRecord>>;
+    /// Claims the earliest pending callback of each task that is due (so a
+    /// task's callbacks go out in order), oldest first: each is leased until
+    /// `lease_until`, so another node's dispatcher does not send it too; one
+    /// whose sender died is due again when the lease ends.
+    async fn claim_callbacks(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<CallbackRecord>>;
     async fn callback_delivered(&self, id: i64, now: Millis) -> Result<()>;
     async fn callback_retry(
         &self,

@@ -678,18 +678,32 @@ impl MetadataStore for SqliteStore {
         insert_callback(&mut conn, c).await
     }
 
-    async fn due_callbacks(&self, now: Millis, limit: u32) -> Result<Vec<CallbackRecord>> {
+    async fn claim_callbacks(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<CallbackRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {CALLBACK_COLUMNS} FROM callbacks c
-             WHERE state = 'pending' AND next_attempt_at <= ?1
-               AND id = (SELECT MIN(id) FROM callbacks p WHERE p.task_id = c.task_id AND p.state = 'pending')
-             ORDER BY id LIMIT ?2"
+            "UPDATE callbacks SET next_attempt_at = ?2
+             WHERE id IN (
+                 SELECT c.id FROM callbacks c
+                 WHERE c.state = 'pending' AND c.next_attempt_at <= ?1
+                   AND c.id = (SELECT MIN(p.id) FROM callbacks p WHERE p.task_id = c.task_id AND p.state = 'pending')
+                 ORDER BY c.id LIMIT ?3)
+             RETURNING {CALLBACK_COLUMNS}"
         ))
         .bind(now)
+        .bind(lease_until)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(callback_from_row).collect()
+        let mut claimed = rows
+            .iter()
+            .map(callback_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
     }
 
     async fn callback_delivered(&self, id: i64, now: Millis) -> Result<()> {
