@@ -70,7 +70,7 @@ impl Default for LimitSettings {
             burst: 200,
             max_queued_tasks: 10_000,
             max_inflight_body_mb: 1024,
-            body_timeout_seconds: 60.0,
+            body_timeout_seconds: 300.0,
         }
     }
 }
