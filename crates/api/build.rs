@@ -4,7 +4,10 @@
 use std::path::Path;
 
 fn main() {
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/dist");
+    // Read when the script runs, not when it is compiled: a build script
+    // reused from another checkout must still look at this one.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| ".".into());
+    let dist = Path::new(&manifest).join("../../web/dist");
     println!("cargo:rerun-if-changed={}", dist.display());
     println!("cargo:rerun-if-changed={}", dist.join("assets").display());
     if !dist.join("index.html").is_file() {
