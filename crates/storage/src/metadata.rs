@@ -176,8 +176,6 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<Vec<AssetRecord>>;
     /// Uploads older than `before` (ms), oldest first: the janitor's.
     async fn assets_created_before(&self, before: Millis, limit: u32) -> Result<Vec<AssetRecord>>;
-    /// Records which linked account (email) a task runs under.
-    async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()>;
     /// Unfinished (submitted or processing) tasks per linked email.
     async fn active_tasks_by_email(&self, account_id: &str) -> Result<Vec<(String, u32)>>;
     /// Fails an unfinished task at once (a lease holder loses it); `None`

@@ -941,16 +941,6 @@ impl MetadataStore for PgStore {
         rows.iter().map(asset_from_row).collect()
     }
 
-    async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()> {
-        sqlx::query("INSERT INTO task_links (task_id, account_id, email) VALUES ($1, $2, $3)")
-            .bind(task_id)
-            .bind(account_id)
-            .bind(email)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     async fn active_tasks_by_email(&self, account_id: &str) -> Result<Vec<(String, u32)>> {
         let rows = sqlx::query(
             "SELECT l.email AS email, COUNT(*) AS n FROM task_links l

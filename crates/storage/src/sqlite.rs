@@ -928,16 +928,6 @@ impl MetadataStore for SqliteStore {
         rows.iter().map(asset_from_row).collect()
     }
 
-    async fn link_task(&self, task_id: &str, account_id: &str, email: &str) -> Result<()> {
-        sqlx::query("INSERT INTO task_links (task_id, account_id, email) VALUES (?1, ?2, ?3)")
-            .bind(task_id)
-            .bind(account_id)
-            .bind(email)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     async fn active_tasks_by_email(&self, account_id: &str) -> Result<Vec<(String, u32)>> {
         let rows = sqlx::query(
             "SELECT l.email AS email, COUNT(*) AS n FROM task_links l
@@ -1039,10 +1029,14 @@ mod tests {
         assert!(s.delete_avatar("a", &avatar.id).await.unwrap());
 
         for id in ["t1", "t2"] {
-            s.insert_task(&task(id, "a", None, 10), 10, NONE)
-                .await
-                .unwrap();
-            s.link_task(id, "a", "x@e.com").await.unwrap();
+            let linked = NewTask {
+                link: Some(TaskLink {
+                    email: "x@e.com".into(),
+                    max_jobs: 5,
+                }),
+                ..task(id, "a", None, 10)
+            };
+            s.insert_task(&linked, 10, NONE).await.unwrap();
         }
         assert_eq!(
             s.active_tasks_by_email("a").await.unwrap(),
