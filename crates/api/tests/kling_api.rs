@@ -387,16 +387,7 @@ async fn tts_audio_id_renders_with_its_phoneme_timing() {
     assert_error(s, &e, 400, 1201, "audio_id");
 
     // After the retention the janitor removes results and audio.
-    let month = 31 * 24 * 3600 * 1000;
-    let janitor = mouthpiece_domain::janitor::Janitor::new(
-        t.server.services.store.clone(),
-        t.server.services.blobs.clone(),
-        t.server.services.config.retention_ms(),
-    );
-    let swept = janitor
-        .sweep(mouthpiece_domain::clock::now_ms() + month)
-        .await
-        .unwrap();
+    let swept = t.sweep_a_month_later().await;
     assert_eq!((swept.tasks, swept.audio), (1, 3));
     let (s, e) = t.get(&format!("{AVATAR}/{id}"), Some(key)).await;
     assert_error(s, &e, 404, 1203, "not found");

@@ -1107,16 +1107,7 @@ async fn uploads_are_listed_filtered_and_deleted_per_account() {
             .unwrap()
             .to_string()
     };
-    let month = 31 * 24 * 3600 * 1000;
-    let janitor = mouthpiece_domain::janitor::Janitor::new(
-        t.server.services.store.clone(),
-        t.server.services.blobs.clone(),
-        t.server.services.config.retention_ms(),
-    );
-    let swept = janitor
-        .sweep(mouthpiece_domain::clock::now_ms() + month)
-        .await
-        .unwrap();
+    let swept = t.sweep_a_month_later().await;
     assert_eq!(swept.uploads, 1, "{swept:?}");
     let (_, v) = list("", key).await;
     assert_eq!(v["uploadAssetsList"], json!([]), "{v}");

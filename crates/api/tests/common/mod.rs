@@ -125,6 +125,19 @@ impl TestServer {
         }
     }
 
+    /// One janitor sweep as if a month (past the retention) had gone by.
+    pub async fn sweep_a_month_later(&self) -> mouthpiece_domain::janitor::Swept {
+        let month = 31 * 24 * 3600 * 1000;
+        mouthpiece_domain::janitor::Janitor::new(
+            self.server.services.store.clone(),
+            self.server.services.blobs.clone(),
+            self.server.services.config.retention_ms(),
+        )
+        .sweep(mouthpiece_domain::clock::now_ms() + month)
+        .await
+        .unwrap()
+    }
+
     pub async fn account(&self, name: &str, concurrency: Option<u32>) -> CreatedAccount {
         self.server
             .services
