@@ -3,7 +3,8 @@
 # end-to-end tests (real models, real ffmpeg, speech from espeak-ng).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+# The dlib fallback's own tests need its models too.
+MOUTHPIECE_WITH_DLIB=1 ./scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -q -- -D warnings
 cargo test --locked --release --workspace

@@ -153,6 +153,7 @@ pub async fn face(
         };
         let faces = analyzer
             .analyze_all(&small)
+            .unwrap_or_default()
             .into_iter()
             .map(|f| FaceBox {
                 x: f.rect.x * scale,

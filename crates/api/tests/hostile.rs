@@ -576,7 +576,7 @@ async fn with_several_faces_only_the_largest_moves() {
         i64::from(bw) + 40,
         i64::from(bh / 2 - 190),
     );
-    let faces = analyzer().analyze_all(&canvas);
+    let faces = analyzer().analyze_all(&canvas).expect("analysis runs");
     assert!(faces.len() >= 2, "both faces are found: {}", faces.len());
     let (large, other) = (faces[0].rect, faces[1].rect);
     assert!(

@@ -1,7 +1,14 @@
-//! Where the shipped model files live. Debian packages put them in fixed
-//! places; `MOUTHPIECE_SHAPE_PREDICTOR` / `MOUTHPIECE_FACE_CASCADE` override.
+//! Where the shipped model files live.
+//!
+//! Default: MediaPipe's face detector, mesh and iris models (Apache-2.0),
+//! which `scripts/setup.sh` extracts into `models/mediapipe/`;
+//! `MOUTHPIECE_MODEL_DIR` points elsewhere. `MOUTHPIECE_FACE_MODEL=dlib`
+//! selects the old Haar cascade + dlib 68-point path instead: dlib's model is
+//! trained on iBUG 300-W, whose terms exclude commercial use, so it is opt-in
+//! (`MOUTHPIECE_SHAPE_PREDICTOR` / `MOUTHPIECE_FACE_CASCADE` override its files).
 
 use crate::error::{EngineError, Result};
+use crate::face::mesh;
 use std::path::{Path, PathBuf};
 
 const SHAPE_PREDICTOR_CANDIDATES: &[&str] =
@@ -12,24 +19,71 @@ const FACE_CASCADE_CANDIDATES: &[&str] = &[
 ];
 
 #[derive(Debug, Clone)]
-pub struct ModelPaths {
-    pub shape_predictor: PathBuf,
-    pub face_cascade: PathBuf,
+pub enum ModelPaths {
+    /// The folder holding MediaPipe's `.tflite` files.
+    MediaPipe { dir: PathBuf },
+    /// The non-commercial fallback.
+    Dlib { shape_predictor: PathBuf, face_cascade: PathBuf },
 }
 
 impl ModelPaths {
-    /// Finds the models from the environment or the Debian locations.
+    /// Finds the models from the environment or the usual places.
     pub fn discover() -> Result<Self> {
-        Ok(Self {
+        match std::env::var("MOUTHPIECE_FACE_MODEL").as_deref() {
+            Ok("dlib") => Self::discover_dlib(),
+            Ok("mediapipe") | Err(_) => Self::discover_mediapipe(),
+            Ok(other) => Err(EngineError::ModelMissing {
+                path: PathBuf::from(other),
+                hint: "MOUTHPIECE_FACE_MODEL must be `mediapipe` (the default) or `dlib`".into(),
+            }),
+        }
+    }
+
+    pub fn discover_mediapipe() -> Result<Self> {
+        let has_all = |d: &Path| mesh::ALL_FILES.iter().all(|f| d.join(f).is_file());
+        if let Ok(dir) = std::env::var("MOUTHPIECE_MODEL_DIR") {
+            let dir = PathBuf::from(dir);
+            return if has_all(&dir) {
+                Ok(Self::MediaPipe { dir })
+            } else {
+                Err(EngineError::ModelMissing {
+                    path: dir,
+                    hint: format!("MOUTHPIECE_MODEL_DIR must hold {}", mesh::ALL_FILES.join(", ")),
+                })
+            };
+        }
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        // Beside a checkout's binary (target/release/mouthpiece), in the
+        // working directory, the checkout this was built from, a system place.
+        if let Ok(exe) = std::env::current_exe() {
+            for up in exe.ancestors().skip(1).take(4) {
+                candidates.push(up.join("models/mediapipe"));
+            }
+        }
+        candidates.push(PathBuf::from("models/mediapipe"));
+        candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mediapipe"));
+        candidates.push(PathBuf::from("/usr/local/share/mouthpiece/models/mediapipe"));
+        candidates
+            .iter()
+            .find(|d| has_all(d))
+            .map(|dir| Self::MediaPipe { dir: dir.clone() })
+            .ok_or_else(|| EngineError::ModelMissing {
+                path: PathBuf::from("models/mediapipe"),
+                hint: "run scripts/setup.sh (it extracts the face models from the pinned mediapipe wheel) or set MOUTHPIECE_MODEL_DIR".into(),
+            })
+    }
+
+    pub fn discover_dlib() -> Result<Self> {
+        Ok(Self::Dlib {
             shape_predictor: find(
                 "MOUTHPIECE_SHAPE_PREDICTOR",
                 SHAPE_PREDICTOR_CANDIDATES,
-                "install Debian's libdlib-data (scripts/setup.sh does)",
+                "install Debian's libdlib-data (MOUTHPIECE_WITH_DLIB=1 scripts/setup.sh does)",
             )?,
             face_cascade: find(
                 "MOUTHPIECE_FACE_CASCADE",
                 FACE_CASCADE_CANDIDATES,
-                "install Debian's opencv-data (scripts/setup.sh does)",
+                "install Debian's opencv-data (MOUTHPIECE_WITH_DLIB=1 scripts/setup.sh does)",
             )?,
         })
     }

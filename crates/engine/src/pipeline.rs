@@ -225,7 +225,7 @@ pub fn prepare_portrait_scaled(
     } else {
         image::imageops::resize(&image, w, h, image::imageops::FilterType::Lanczos3)
     };
-    let all = faces.analyze_all(&resized);
+    let all = faces.analyze_all(&resized)?;
     let faces_found = all.len();
     let face = all.into_iter().next().ok_or(EngineError::NoFace)?;
     let rig = FaceRig::new(&face.landmarks, w, h).ok_or(EngineError::NoFace)?;

@@ -6,7 +6,7 @@
 //! T3–T12.
 
 use crate::error::{EngineError, Result};
-use crate::face::{detect::to_dlib_box, FaceAnalyzer};
+use crate::face::{Face, FaceAnalyzer, Roi};
 use crate::geometry::{Point, Rect};
 use crate::media::{decode_audio_file, load_portrait_file, PortraitLimits, ANALYSIS_RATE};
 use image::{GrayImage, RgbImage};
@@ -141,7 +141,6 @@ pub fn measure(
     };
     let src_face = faces.analyze(&src)?;
     let src_lm = src_face.landmarks.clone();
-    let src_box = to_dlib_box(&src_face.rect);
     let mask = crate::animate::rig::motion_region(&src_lm, w as u32, h as u32)
         .map(|r| Rect::new(r.x - 8.0, r.y - 8.0, r.w + 16.0, r.h + 16.0))
         .unwrap_or(Rect::new(0.0, 0.0, w as f32, h as f32));
@@ -167,8 +166,8 @@ pub fn measure(
     let frame_bytes = crate::animate::YuvFrame::byte_len(w, h);
     let mut buf = vec![0u8; frame_bytes];
     let mut landmarks: Vec<Option<Vec<Point>>> = Vec::new();
-    let mut prev: Option<Vec<Point>> = None;
-    let mut search_box: Option<Rect> = None;
+    let mut prev: Option<Face> = None;
+    let mut search_roi: Option<Roi> = None;
     let mut prev_y: Option<Vec<u8>> = None;
     let mut bg: Vec<(f64, f64, f64)> = Vec::new();
     let mut sharp: Vec<f64> = Vec::new();
@@ -182,15 +181,8 @@ pub fn measure(
         }
         let img = yuv_to_rgb(&buf, w, h);
         let gray = FaceAnalyzer::dlib_gray(&img);
-        let lm = track(
-            faces,
-            &img,
-            &gray,
-            prev.as_deref(),
-            &mut search_box,
-            &src_lm,
-            &src_box,
-        );
+        let tracked = track(faces, &img, prev.as_ref(), &mut search_roi);
+        let lm = tracked.as_ref().map(|f| f.landmarks.clone());
         if let Some(l) = &lm {
             if mouth_open(l) > 0.12 {
                 sharp.push(laplacian_var(&gray, &mouth_roi(l)));
@@ -209,7 +201,7 @@ pub fn measure(
             bg.push((psnr, ssim, flick));
         }
         prev_y = Some(y);
-        prev = lm.clone().or(prev);
+        prev = tracked.or(prev);
         landmarks.push(lm);
         index += 1;
     }
@@ -510,44 +502,40 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<bool> {
     Ok(true)
 }
 
-/// Landmarks for one frame: the box follows the previous frame's face (a
-/// similarity fit of the source's stable points), falling back to the
-/// detector when the fit is poor or there is no previous face.
-/// Landmarks of the face in this frame, searched in a box that follows the
-/// last frame's face. The box moves only when the face has moved by more
-/// than 2 % of its size: re-centring it on every frame's own landmark noise
-/// fed that noise back into the next fit (a still video measured 0.5 px).
+/// The face in this frame, searched in the crop that follows the last
+/// frame's face. The crop moves only when the face has moved by more than
+/// 2 % of its size: re-centring it on every frame's own landmark noise fed
+/// that noise back into the next fit (a still video measured 0.5 px).
+/// Without a previous face, or when the followed face is implausible, the
+/// detector runs.
 fn track(
     faces: &FaceAnalyzer,
     img: &RgbImage,
-    gray: &GrayImage,
-    prev: Option<&[Point]>,
-    search_box: &mut Option<Rect>,
-    src_lm: &[Point],
-    src_box: &Rect,
-) -> Option<Vec<Point>> {
+    prev: Option<&Face>,
+    search: &mut Option<Roi>,
+) -> Option<Face> {
     if let Some(p) = prev {
-        let t = Similarity::fit(&pick(src_lm, &STABLE), &pick(p, &STABLE));
-        let c = t.apply(src_box.center());
-        let (bw, bh) = (src_box.w * t.scale, src_box.h * t.scale);
-        let follow = Rect::new(c.x - bw / 2.0, c.y - bh / 2.0, bw, bh);
-        let bx = match *search_box {
-            Some(b)
-                if b.center().dist(follow.center()) < 0.02 * b.w
-                    && (b.w - follow.w).abs() < 0.02 * b.w =>
-            {
-                b
+        if let Some(follow) = FaceAnalyzer::roi_following(p) {
+            let roi = match *search {
+                Some(r)
+                    if r.center.dist(follow.center) < 0.02 * r.size
+                        && (r.size - follow.size).abs() < 0.02 * r.size
+                        && (r.angle - follow.angle).abs() < 0.02 =>
+                {
+                    r
+                }
+                _ => follow,
+            };
+            if let Ok(Some(f)) = faces.face_in(img, &roi) {
+                if plausible(&f.landmarks, &p.landmarks) {
+                    *search = Some(roi);
+                    return Some(f);
+                }
             }
-            _ => follow,
-        };
-        let lm = faces.landmarks_in_box(gray, &bx);
-        if plausible(&lm, p) {
-            *search_box = Some(bx);
-            return Some(lm);
         }
     }
-    *search_box = None;
-    faces.analyze(img).ok().map(|f| f.landmarks)
+    *search = None;
+    faces.analyze(img).ok()
 }
 
 /// A new face agrees with the last one up to a similarity, within 8 % of

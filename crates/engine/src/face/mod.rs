@@ -1,9 +1,17 @@
-//! Face analysis with real shipped models, read by our own code:
-//! OpenCV Haar cascades (Debian `opencv-data`) find faces, dlib's 68-point
-//! shape predictor (Debian `libdlib-data`) places the landmarks.
+//! Face analysis with real shipped models.
+//!
+//! Default: MediaPipe's BlazeFace detectors and 478-point face mesh with
+//! irises (Apache-2.0, `mesh`), run by tract. Opt-in fallback
+//! (`MOUTHPIECE_FACE_MODEL=dlib`, non-commercial): OpenCV's Haar cascade and
+//! dlib's 68-point shape predictor, read by our own code.
+//! Everything after this module reads a `Face`: its named `regions()` and
+//! the 68-point contour layout derived from them.
 
 pub mod detect;
 pub mod landmarks;
+pub mod mesh;
+pub mod regions;
+pub mod tflite;
 
 use crate::error::{EngineError, Result};
 use crate::geometry::{Point, Rect};
@@ -12,53 +20,97 @@ use image::{GrayImage, RgbImage};
 
 pub use detect::{DetectParams, HaarCascade};
 pub use landmarks::ShapePredictor;
+pub use mesh::{MeshModels, Roi};
+pub use regions::Regions;
 
-/// One analysed face: the detector's box and dlib's 68 landmarks (iBUG 300-W order).
+/// One analysed face: its box, the 68-point contour layout (iBUG order),
+/// and with the mesh model the full mesh, its depth and its crop.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Face {
     pub rect: Rect,
     pub landmarks: Vec<Point>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mesh: Vec<Point>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depth: Vec<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roi: Option<Roi>,
 }
 
-/// Detector and landmark model, loaded once and shared (they are read-only).
+impl Face {
+    /// Named regions (lips, lids, irises, brows, jaw, nose); None without a mesh.
+    pub fn regions(&self) -> Option<Regions> {
+        Regions::from_mesh(&self.mesh)
+    }
+
+    fn from_mesh(m: mesh::MeshResult) -> Option<Self> {
+        let landmarks = Regions::layout68(&m.points)?;
+        let rect = Rect::bounding(&m.points[..468]);
+        Some(Face { rect, landmarks, mesh: m.points, depth: m.depth, roi: Some(m.roi) })
+    }
+}
+
+enum Backend {
+    Mesh(Box<MeshModels>),
+    Dlib { cascade: HaarCascade, predictor: ShapePredictor },
+}
+
+/// Detector and landmark models, loaded once and shared (read-only).
 pub struct FaceAnalyzer {
-    cascade: HaarCascade,
-    predictor: ShapePredictor,
+    backend: Backend,
 }
 
 impl FaceAnalyzer {
     pub fn load(models: &ModelPaths) -> Result<Self> {
-        let cascade = HaarCascade::from_file(&models.face_cascade)?;
-        let predictor = ShapePredictor::from_file(&models.shape_predictor)?;
-        Ok(Self { cascade, predictor })
+        let backend = match models {
+            ModelPaths::MediaPipe { dir } => Backend::Mesh(Box::new(MeshModels::load(dir)?)),
+            ModelPaths::Dlib { shape_predictor, face_cascade } => Backend::Dlib {
+                cascade: HaarCascade::from_file(face_cascade)?,
+                predictor: ShapePredictor::from_file(shape_predictor)?,
+            },
+        };
+        Ok(Self { backend })
     }
 
+    /// The opt-in Haar + dlib analyser from models already read.
     pub fn new(cascade: HaarCascade, predictor: ShapePredictor) -> Self {
-        Self { cascade, predictor }
+        Self { backend: Backend::Dlib { cascade, predictor } }
+    }
+
+    /// True when this analyser gives the full mesh (the default model).
+    pub fn has_mesh(&self) -> bool {
+        matches!(self.backend, Backend::Mesh(_))
     }
 
     /// All faces found, largest first, each with landmarks.
-    pub fn analyze_all(&self, image: &RgbImage) -> Vec<Face> {
-        let gray = image::imageops::grayscale(image);
-        let mut boxes = self.cascade.detect(&gray, &DetectParams::default());
-        boxes.sort_by(|a, b| b.area().total_cmp(&a.area()));
-        // dlib's model was trained on gray = (r + g + b) / 3.
-        let dlib_gray = GrayImage::from_fn(image.width(), image.height(), |x, y| {
-            let [r, g, b] = image.get_pixel(x, y).0;
-            image::Luma([((u16::from(r) + u16::from(g) + u16::from(b)) / 3) as u8])
-        });
-        boxes
-            .into_iter()
-            .map(|rect| self.face_from_box(&dlib_gray, rect))
-            .collect()
+    pub fn analyze_all(&self, image: &RgbImage) -> Result<Vec<Face>> {
+        let mut faces = match &self.backend {
+            Backend::Mesh(models) => {
+                models.analyze(image)?.into_iter().filter_map(Face::from_mesh).collect()
+            }
+            Backend::Dlib { cascade, predictor } => {
+                let gray = image::imageops::grayscale(image);
+                let boxes = cascade.detect(&gray, &DetectParams::default());
+                let dlib_gray = Self::dlib_gray(image);
+                boxes
+                    .into_iter()
+                    .map(|rect| Face {
+                        landmarks: predictor.predict(&dlib_gray, &detect::to_dlib_box(&rect)),
+                        rect,
+                        mesh: Vec::new(),
+                        depth: Vec::new(),
+                        roi: None,
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        faces.sort_by(|a, b| b.rect.area().total_cmp(&a.rect.area()));
+        Ok(faces)
     }
 
     /// The largest face (the one we animate), or a clear error when there is none.
     pub fn analyze(&self, image: &RgbImage) -> Result<Face> {
-        self.analyze_all(image)
-            .into_iter()
-            .next()
-            .ok_or(EngineError::NoFace)
+        self.analyze_all(image)?.into_iter().next().ok_or(EngineError::NoFace)
     }
 
     /// The grey image dlib's model reads: (r + g + b) / 3.
@@ -69,14 +121,36 @@ impl FaceAnalyzer {
         })
     }
 
-    /// Landmarks inside a known dlib box (see `detect::to_dlib_box`), without
-    /// running the detector: for following a face through video frames.
-    pub fn landmarks_in_box(&self, dlib_gray: &GrayImage, dlib_box: &Rect) -> Vec<Point> {
-        self.predictor.predict(dlib_gray, dlib_box)
+    /// The face inside a known crop, without running the detector: for
+    /// following a face through video frames. With the dlib fallback the
+    /// crop's axis-aligned box is dlib's box.
+    pub fn face_in(&self, image: &RgbImage, roi: &Roi) -> Result<Option<Face>> {
+        match &self.backend {
+            Backend::Mesh(models) => Ok(models.mesh(image, roi)?.and_then(Face::from_mesh)),
+            Backend::Dlib { predictor, .. } => {
+                let b = Rect::new(
+                    roi.center.x - roi.size / 2.0,
+                    roi.center.y - roi.size / 2.0,
+                    roi.size,
+                    roi.size,
+                );
+                let landmarks = predictor.predict(&Self::dlib_gray(image), &b);
+                Ok(Some(Face { rect: b, landmarks, mesh: Vec::new(), depth: Vec::new(), roi: Some(*roi) }))
+            }
+        }
     }
 
-    fn face_from_box(&self, gray: &GrayImage, rect: Rect) -> Face {
-        let landmarks = self.predictor.predict(gray, &detect::to_dlib_box(&rect));
-        Face { rect, landmarks }
+    /// The crop that follows a face into the next frame.
+    pub fn roi_following(face: &Face) -> Option<Roi> {
+        if face.mesh.is_empty() {
+            // dlib's box is about the landmarks' extent.
+            if face.landmarks.is_empty() {
+                return None;
+            }
+            let b = Rect::bounding(&face.landmarks);
+            Some(Roi { center: b.center(), size: b.w.max(b.h), angle: 0.0 })
+        } else {
+            MeshModels::roi_from_points(&face.mesh)
+        }
     }
 }
