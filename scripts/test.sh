@@ -7,3 +7,6 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -q -- -D warnings
 cargo test --locked --release --workspace
+# A JavaScript client of the useapi dialect (plain JSON.parse), against the
+# release binary the tests above built.
+node --test crates/api/tests/js/useapi_drop_in.test.mjs
