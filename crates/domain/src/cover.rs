@@ -16,11 +16,22 @@ pub fn extract(video: &Path, output: &Path, at_s: f64) -> Result<(), String> {
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
         .args(["-ss", &format!("{at_s:.3}"), "-i"])
         .arg(video)
-        .args(["-frames:v", "1", "-q:v", "3", "-f", "image2", "-c:v", "mjpeg"])
+        .args([
+            "-frames:v",
+            "1",
+            "-q:v",
+            "3",
+            "-f",
+            "image2",
+            "-c:v",
+            "mjpeg",
+        ])
         .arg(output)
         .output()
         .map_err(|e| format!("could not start ffmpeg for the cover: {e}"))?;
-    let written = std::fs::metadata(output).map(|m| m.len() > 0).unwrap_or(false);
+    let written = std::fs::metadata(output)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
     if out.status.success() && written {
         Ok(())
     } else {

@@ -349,7 +349,9 @@ impl TimeWindow {
                 .parse::<i64>()
                 .ok()
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| DomainError::invalid(field, format!("{v:?} is not Unix milliseconds")))
+                .ok_or_else(|| {
+                    DomainError::invalid(field, format!("{v:?} is not Unix milliseconds"))
+                })
         };
         let (start_ms, end_ms) = (ms("start_time", start)?, ms("end_time", end)?);
         if start_ms > end_ms {

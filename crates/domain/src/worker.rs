@@ -397,9 +397,13 @@ impl Worker {
                 watermark::apply(&report.output, out).map_err(Failure::Transient)?;
             }
             // A missing cover is no reason to fail a good video.
-            let covered = cover::extract(&report.output, &cover_out, cover::frame_time(report.duration))
-                .map_err(|e| tracing::warn!(error = %e, "the video has no cover image"))
-                .is_ok();
+            let covered = cover::extract(
+                &report.output,
+                &cover_out,
+                cover::frame_time(report.duration),
+            )
+            .map_err(|e| tracing::warn!(error = %e, "the video has no cover image"))
+            .is_ok();
             Ok::<_, Failure>((report, covered))
         })
         .await;

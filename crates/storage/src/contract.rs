@@ -593,13 +593,22 @@ pub async fn usage_sums_rendered_seconds_and_tts_calls(s: &dyn MetadataStore) {
         s.insert_task(&t, 10, NONE).await.unwrap();
         let c = s.claim_task("w", 20, 1000, 3, NONE).await.unwrap().unwrap();
         let finish = if ok {
-            TaskFinish::Succeed { result: "{}".into() }
+            TaskFinish::Succeed {
+                result: "{}".into(),
+            }
         } else {
-            TaskFinish::Failed { message: "no".into() }
+            TaskFinish::Failed {
+                message: "no".into(),
+            }
         };
         s.finish_task(&c.id, "w", &finish, 100, NONE).await.unwrap();
     }
-    for (id, owner, at) in [("s1", "a", 50), ("s2", "a", 60), ("s3", "a", 5000), ("s4", "b", 50)] {
+    for (id, owner, at) in [
+        ("s1", "a", 50),
+        ("s2", "a", 60),
+        ("s3", "a", 5000),
+        ("s4", "b", 50),
+    ] {
         s.insert_audio(&AudioRecord {
             id: id.into(),
             account_id: owner.into(),

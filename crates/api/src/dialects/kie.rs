@@ -42,24 +42,43 @@ pub struct KieModel {
 }
 
 const MODELS: &[KieModel] = &[
-    KieModel { name: STANDARD_MODEL, mode: Mode::Std },
-    KieModel { name: PRO_MODEL, mode: Mode::Pro },
-    KieModel { name: "kling/ai-avatar-v1-pro", mode: Mode::Pro },
-    KieModel { name: "kling/v1-avatar-standard", mode: Mode::Std },
-    KieModel { name: "kling/v1-avatar-pro", mode: Mode::Pro },
+    KieModel {
+        name: STANDARD_MODEL,
+        mode: Mode::Std,
+    },
+    KieModel {
+        name: PRO_MODEL,
+        mode: Mode::Pro,
+    },
+    KieModel {
+        name: "kling/ai-avatar-v1-pro",
+        mode: Mode::Pro,
+    },
+    KieModel {
+        name: "kling/v1-avatar-standard",
+        mode: Mode::Std,
+    },
+    KieModel {
+        name: "kling/v1-avatar-pro",
+        mode: Mode::Pro,
+    },
 ];
 
 impl KieModel {
     pub fn parse(raw: Option<&str>) -> Result<Self, DomainError> {
         match raw.map(str::trim) {
             None | Some("") => Err(DomainError::invalid("model", "is required")),
-            Some(name) => MODELS.iter().copied().find(|m| m.name == name).ok_or_else(|| {
-                let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
-                DomainError::invalid(
-                    "model",
-                    format!("{name:?} is not supported; use one of {}", names.join(", ")),
-                )
-            }),
+            Some(name) => MODELS
+                .iter()
+                .copied()
+                .find(|m| m.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+                    DomainError::invalid(
+                        "model",
+                        format!("{name:?} is not supported; use one of {}", names.join(", ")),
+                    )
+                }),
         }
     }
 }

@@ -634,8 +634,18 @@ pub async fn costs(
     };
     let seconds = (usage.video_seconds * 1000.0).round() / 1000.0;
     let packs = vec![
-        pack("Mouthpiece video (self-hosted)", "mouthpiece-video", seconds, "seconds"),
-        pack("Mouthpiece TTS (self-hosted)", "mouthpiece-tts", usage.tts_calls as f64, "calls"),
+        pack(
+            "Mouthpiece video (self-hosted)",
+            "mouthpiece-video",
+            seconds,
+            "seconds",
+        ),
+        pack(
+            "Mouthpiece TTS (self-hosted)",
+            "mouthpiece-tts",
+            usage.tts_calls as f64,
+            "calls",
+        ),
     ];
     let wanted = mouthpiece_domain::input::present(q.get("resource_pack_name").map(String::as_str));
     let packs = packs

@@ -76,7 +76,9 @@ pub fn router() -> Router<AppState> {
 /// other dialects' paths are matched as written).
 pub fn trim_trailing_slash<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
     let path = req.uri().path();
-    let ours = path.strip_prefix(BASE).is_some_and(|rest| rest.starts_with('/'));
+    let ours = path
+        .strip_prefix(BASE)
+        .is_some_and(|rest| rest.starts_with('/'));
     if !ours || !path.ends_with('/') {
         return req;
     }
