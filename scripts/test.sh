@@ -8,3 +8,6 @@ MOUTHPIECE_WITH_DLIB=1 ./scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -q -- -D warnings
 cargo test --locked --release --workspace
+# A JavaScript client of the useapi dialect (plain JSON.parse), against the
+# release binary the tests above built.
+node --test crates/api/tests/js/useapi_drop_in.test.mjs

@@ -9,8 +9,8 @@ export class ApiError extends Error {
   }
 }
 
-// useapi task ids are 19-digit JSON numbers, beyond what a JS number holds
-// exactly: read long integers as strings before parsing.
+// Ids are below 2^53 now, but tasks made before that have 19-digit ids,
+// beyond what a JS number holds exactly: read long integers as strings.
 export function parseJson(text: string): unknown {
   return JSON.parse(text.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
 }

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 pub fn router(state: AppState) -> Router {
     let limit = state.max_request_bytes;
-    Router::new()
+    let routes = Router::new()
         .merge(kling::router())
         .merge(kie::router())
         .merge(aimlapi::router())
@@ -49,7 +49,14 @@ pub fn router(state: AppState) -> Router {
             state.proxies.clone(),
             request_id::middleware,
         ))
-        .with_state(state)
+        .with_state(state);
+    // useapi.net's clients write its paths with and without a trailing
+    // slash: the path is normalised before routing, for every route and
+    // method under its prefix at once.
+    Router::new().fallback_service(tower::ServiceExt::map_request(
+        routes,
+        useapi::trim_trailing_slash,
+    ))
 }
 
 /// Creates the data dir on first start, readable by its owner only: the

@@ -34,6 +34,7 @@ impl Modify for Bearer {
         kling::query,
         kling::list,
         kling::tts,
+        kling::costs,
         useapi::add_account,
         useapi::upload_asset,
         useapi::list_uploads,
@@ -57,7 +58,9 @@ impl Modify for Bearer {
         kling::CreatedData,
         kling::TtsData,
         kling::Video,
-        kling::Audio
+        kling::Audio,
+        kling::CostsData,
+        kling::ResourcePack
     )),
     modifiers(&Bearer),
     tags((name = "kling", description = "Kling's legacy avatar API"),

@@ -156,7 +156,7 @@ async fn every_rule_answers_with_kies_code_and_msg() {
         (json!({"input": ok_input}), "invalid model: is required"),
         (
             json!({"model": "klingai/avatar-pro", "input": ok_input}),
-            "invalid model: \"klingai/avatar-pro\" is not supported; use \"kling/ai-avatar-standard\" or \"kling/ai-avatar-pro\"",
+            "invalid model: \"klingai/avatar-pro\" is not supported; use one of kling/ai-avatar-standard, kling/ai-avatar-pro, kling/ai-avatar-v1-pro, kling/v1-avatar-standard, kling/v1-avatar-pro",
         ),
         (json!({"model": "kling/ai-avatar-pro"}), "invalid input: is required"),
         (

@@ -849,6 +849,7 @@ async fn openapi_health_readiness_and_metrics_are_served() {
         "/v1/videos/avatar/image2video",
         "/v1/videos/avatar/image2video/{id}",
         "/v1/audio/tts",
+        "/account/costs",
     ] {
         assert!(
             doc["paths"].get(p).is_some(),

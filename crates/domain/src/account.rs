@@ -18,6 +18,8 @@ pub struct Account {
     pub name: String,
     pub webhook_secret: Option<String>,
     pub max_concurrent_tasks: Option<u32>,
+    /// Unix ms.
+    pub created_at: i64,
 }
 
 impl From<AccountRecord> for Account {
@@ -27,6 +29,7 @@ impl From<AccountRecord> for Account {
             name: r.name,
             webhook_secret: r.webhook_secret,
             max_concurrent_tasks: r.max_concurrent_tasks,
+            created_at: r.created_at,
         }
     }
 }

@@ -320,10 +320,14 @@ impl AvatarService {
         }
     }
 
-    /// URLs of saved files stay valid as long as files are kept.
+    /// URLs of saved avatars (kept until deleted) stay valid for at least
+    /// the retention; the expiry is rounded up to a whole day so the URL a
+    /// client sees does not change from one listing to the next.
     fn url(&self, key: &str) -> String {
-        self.signer
-            .url(key, (now_ms().saturating_add(self.retention_ms)) / 1000)
+        const DAY_S: i64 = 24 * 3600;
+        let until = now_ms().saturating_add(self.retention_ms) / 1000;
+        let expires = until.saturating_add(DAY_S - 1) / DAY_S * DAY_S;
+        self.signer.url(key, expires)
     }
 
     fn view(&self, r: AvatarRecord) -> Avatar {
@@ -369,7 +373,7 @@ impl AvatarService {
             }
             None => (image.bytes, image.ext),
         };
-        let id = ids::task_id();
+        let id = ids::public_id(&*self.store).await?;
         let key = format!("avatars/{}/{id}.{ext}", account.id);
         self.blobs.put(&key, bytes).await?;
         let count = self.store.avatars(&account.id).await?.len();
@@ -548,11 +552,12 @@ impl AvatarService {
             duration_ms = Some((a.duration * 1000.0).round() as u64);
             (AssetKind::Audio, a.ext)
         };
+        let id = ids::public_id(&*self.store).await?;
         let file_name = format!("{}.{ext}", ids::token(15).to_ascii_lowercase());
         let key = format!("assets/{}/{file_name}", account.id);
         self.blobs.put(&key, body).await?;
         let record = AssetRecord {
-            id: ids::task_id(),
+            id,
             account_id: account.id.clone(),
             email: email.to_string(),
             file_name,
@@ -574,8 +579,11 @@ impl AvatarService {
 
     fn asset_view(&self, r: AssetRecord) -> Asset {
         let dim = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
+        // Valid until the janitor removes the upload: the same URL every
+        // time the upload is shown.
+        let expires = r.created_at.saturating_add(self.retention_ms) / 1000;
         Asset {
-            url: self.url(&r.blob_key),
+            url: self.signer.url(&r.blob_key, expires),
             kind: AssetKind::parse(&r.kind).unwrap_or(AssetKind::Image),
             width: dim(r.width),
             height: dim(r.height),

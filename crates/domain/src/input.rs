@@ -319,15 +319,49 @@ pub struct LinkedSlot {
 
 /// Kept with a task as given, shown back by the dialects that have them:
 /// a sub-account (profile) of the account, the caller's opaque
-/// correlation value, and the request as the caller sent it.
+/// correlation value, the request as the caller sent it, and the model
+/// name it asked for (dialects with aliases echo the name they were sent).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RequestOrigin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
+}
+
+/// A time window in Unix ms, both ends required (Kling's `/account/costs`
+/// `start_time`/`end_time`), start not after end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl TimeWindow {
+    pub fn parse(start: Option<&str>, end: Option<&str>) -> Result<Self> {
+        let ms = |field: &str, v: Option<&str>| -> Result<i64> {
+            let v = present(v).ok_or_else(|| DomainError::invalid(field, "is required"))?;
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    DomainError::invalid(field, format!("{v:?} is not Unix milliseconds"))
+                })
+        };
+        let (start_ms, end_ms) = (ms("start_time", start)?, ms("end_time", end)?);
+        if start_ms > end_ms {
+            return Err(DomainError::invalid(
+                "end_time",
+                "must not be before start_time",
+            ));
+        }
+        Ok(Self { start_ms, end_ms })
+    }
 }
 
 /// Paging, 1-based.

@@ -11,6 +11,7 @@ pub mod account;
 pub mod avatars;
 pub mod callbacks;
 pub mod clock;
+pub mod cover;
 pub mod error;
 pub mod files;
 pub mod ids;

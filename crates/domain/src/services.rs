@@ -319,7 +319,7 @@ impl TaskService {
         );
         let (image, speech) = (image?, speech?);
 
-        let id = ids::task_id();
+        let id = ids::public_id(&*self.store).await?;
         let prefix = format!("tasks/{id}");
         let image_key = format!("{prefix}/input/image.{}", image.ext);
         let audio_key = format!("{prefix}/input/audio.{}", speech.asset.ext);
@@ -457,6 +457,19 @@ impl TaskService {
             tracing::warn!(error = %e, task_id = %task.id, "could not remove a deleted task's files");
         }
         Ok(task)
+    }
+
+    /// What the account used in a window: seconds of video rendered and
+    /// speech syntheses.
+    pub async fn usage(
+        &self,
+        account: &Account,
+        window: crate::input::TimeWindow,
+    ) -> Result<mouthpiece_storage::Usage> {
+        Ok(self
+            .store
+            .usage(&account.id, window.start_ms, window.end_ms)
+            .await?)
     }
 
     /// Newest first.

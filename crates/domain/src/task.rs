@@ -80,6 +80,9 @@ pub struct StoredVideo {
     pub key: String,
     #[serde(default)]
     pub watermark_key: Option<String>,
+    /// A JPEG frame of the video, same size (tasks before covers have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_key: Option<String>,
     pub duration: f64,
     #[serde(default)]
     pub width: u32,
@@ -98,6 +101,8 @@ pub struct VideoResult {
     pub id: String,
     pub url: String,
     pub watermark_url: Option<String>,
+    /// A JPEG frame of the video, as large as the video.
+    pub cover_url: Option<String>,
     /// Seconds.
     pub duration: f64,
     pub width: u32,
@@ -122,6 +127,9 @@ pub struct Task {
     pub origin: RequestOrigin,
     /// Seconds of speech, hence of video.
     pub audio_duration: f64,
+    /// The task's stored inputs (portrait, speech), as signed URLs.
+    pub image_url: Option<String>,
+    pub audio_url: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub started_at: Option<i64>,
@@ -143,6 +151,7 @@ impl Task {
             .map(|v| VideoResult {
                 url: signer.url(&v.key, expires),
                 watermark_url: v.watermark_key.as_deref().map(|k| signer.url(k, expires)),
+                cover_url: v.cover_key.as_deref().map(|k| signer.url(k, expires)),
                 id: v.id,
                 duration: v.duration,
                 width: v.width,
@@ -165,6 +174,8 @@ impl Task {
             watermark: spec.as_ref().is_some_and(|s| s.watermark),
             videos,
             audio_duration: spec.as_ref().map(|s| s.audio_duration).unwrap_or_default(),
+            image_url: spec.as_ref().map(|s| signer.url(&s.image_key, expires)),
+            audio_url: spec.as_ref().map(|s| signer.url(&s.audio_key, expires)),
             origin: spec.as_ref().map(|s| s.origin.clone()).unwrap_or_default(),
             dialect: spec.map(|s| s.dialect).unwrap_or_default(),
             callback_url: r.callback_url.clone(),

@@ -128,6 +128,7 @@ impl TtsService {
             .await
             .map_err(DomainError::internal)??;
 
+        let task_id = ids::public_id(&*self.store).await?;
         let audio_id = ids::uuid();
         let key = format!("audio/{audio_id}.wav");
         self.blobs.put(&key, Bytes::from(wav)).await?;
@@ -150,7 +151,7 @@ impl TtsService {
             return Err(e.into());
         }
         Ok(TtsAudio {
-            task_id: ids::task_id(),
+            task_id,
             url: self.signer.url(&key, expires_at / 1000),
             audio_id,
             duration,

@@ -10,7 +10,7 @@
 use crate::clock::now_ms;
 use crate::services::Services;
 use crate::task::{StoredResult, StoredVideo, TaskSpec};
-use crate::{ids, watermark};
+use crate::{cover, ids, watermark};
 use mouthpiece_engine::face::FaceAnalyzer;
 use mouthpiece_engine::pipeline::{self, Progress, RenderRequest, Stage};
 use mouthpiece_engine::EngineError;
@@ -355,6 +355,7 @@ impl Worker {
         let marked = spec
             .watermark
             .then(|| work.path().join("video-watermark.mp4"));
+        let cover_path = work.path().join("cover.jpg");
         let mut req = RenderRequest::new(&image, &audio, &video);
         req.mode = spec.mode.engine();
         req.prompt = spec.prompt.clone();
@@ -389,15 +390,24 @@ impl Worker {
 
         let analyzer = self.analyzer.clone();
         let (p, c, marked_out) = (progress.clone(), cancel.clone(), marked.clone());
+        let cover_out = cover_path.clone();
         let rendered = tokio::task::spawn_blocking(move || {
             let report = pipeline::render(&req, &analyzer, &*p, &c).map_err(classify)?;
             if let Some(out) = &marked_out {
                 watermark::apply(&report.output, out).map_err(Failure::Transient)?;
             }
-            Ok::<_, Failure>(report)
+            // A missing cover is no reason to fail a good video.
+            let covered = cover::extract(
+                &report.output,
+                &cover_out,
+                cover::frame_time(report.duration),
+            )
+            .map_err(|e| tracing::warn!(error = %e, "the video has no cover image"))
+            .is_ok();
+            Ok::<_, Failure>((report, covered))
         })
         .await;
-        let report = match rendered {
+        let (report, covered) = match rendered {
             Ok(Ok(r)) => r,
             Ok(Err(f)) => {
                 heartbeat.abort();
@@ -428,14 +438,21 @@ impl Worker {
                 }
                 None => None,
             };
-            Ok::<_, StorageError>((key, watermark_key))
+            let cover_key = if covered {
+                let k = format!("tasks/{}/a{}/cover.jpg", task.id, task.attempts);
+                blobs.put_file(&k, &cover_path).await?;
+                Some(k)
+            } else {
+                None
+            };
+            Ok::<_, StorageError>((key, watermark_key, cover_key))
         };
         let uploaded = upload.await;
         heartbeat.abort();
         if lost.load(Ordering::Relaxed) {
             return Err(Failure::LeaseLost);
         }
-        let (key, watermark_key) =
+        let (key, watermark_key, cover_key) =
             uploaded.map_err(|e| Failure::Transient(format!("storing the video failed: {e}")))?;
         metrics::histogram!("mouthpiece_render_realtime_factor").record(report.realtime_factor);
         tracing::info!(
@@ -449,6 +466,7 @@ impl Worker {
                 id: ids::uuid(),
                 key,
                 watermark_key,
+                cover_key,
                 duration: report.duration,
                 width: report.width as u32,
                 height: report.height as u32,

@@ -31,6 +31,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// A server-wide setting, created with `init` on first use.
     async fn setting_or_init(&self, key: &str, init: &str) -> Result<String>;
 
+    /// The next value of the public id counter: unique across every node
+    /// sharing the store, increasing, starting at 10^11.
+    async fn next_id(&self) -> Result<i64>;
+    /// Seconds of video rendered (tasks finished with success) and TTS
+    /// calls of an account from `from` to `to` (ms, inclusive).
+    async fn usage(&self, account_id: &str, from: Millis, to: Millis) -> Result<Usage>;
+
     async fn create_account(&self, account: &NewAccount) -> Result<()>;
     async fn account(&self, id: &str) -> Result<Option<AccountRecord>>;
     async fn account_by_api_key_hash(&self, hash: &str) -> Result<Option<AccountRecord>>;

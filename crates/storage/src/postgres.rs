@@ -209,6 +209,39 @@ impl MetadataStore for PgStore {
         Ok(row.try_get("value")?)
     }
 
+    async fn next_id(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT nextval('public_ids') AS value")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("value")?)
+    }
+
+    async fn usage(&self, account_id: &str, from: Millis, to: Millis) -> Result<Usage> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM((spec::jsonb ->> 'audio_duration')::DOUBLE PRECISION), 0.0) AS seconds FROM tasks
+             WHERE account_id = $1 AND state = 'succeed' AND finished_at >= $2 AND finished_at <= $3",
+        )
+        .bind(account_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        let video_seconds: f64 = row.try_get("seconds")?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM audio WHERE account_id = $1 AND created_at >= $2 AND created_at <= $3",
+        )
+        .bind(account_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(Usage {
+            video_seconds,
+            tts_calls: u64::try_from(n).unwrap_or(0),
+        })
+    }
+
     async fn create_account(&self, new: &NewAccount) -> Result<()> {
         let a = &new.account;
         let mut tx = self.pool.begin().await?;
@@ -1007,6 +1040,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_store_contract_holds_on_postgres() {
+        let (url, s) = store().await;
+        contract::public_ids_are_unique_under_racing_callers(&s).await;
+        done(&url, s).await;
+        let (url, s) = store().await;
+        contract::usage_sums_rendered_seconds_and_tts_calls(&s).await;
+        done(&url, s).await;
         let (url, s) = store().await;
         contract::limits_duplicates_and_isolation(&s).await;
         done(&url, s).await;

@@ -231,3 +231,12 @@ pub struct AvatarRecord {
     pub created_at: Millis,
     pub updated_at: Millis,
 }
+
+/// What an account used in a time window, for Kling's `/account/costs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// Seconds of video of the tasks that succeeded in the window.
+    pub video_seconds: f64,
+    /// Speech syntheses made in the window (still kept).
+    pub tts_calls: u64,
+}

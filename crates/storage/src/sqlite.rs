@@ -221,6 +221,41 @@ impl MetadataStore for SqliteStore {
         Ok(row.try_get("value")?)
     }
 
+    async fn next_id(&self) -> Result<i64> {
+        let row = sqlx::query(
+            "UPDATE id_sequence SET value = value + 1 WHERE name = 'public' RETURNING value",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("value")?)
+    }
+
+    async fn usage(&self, account_id: &str, from: Millis, to: Millis) -> Result<Usage> {
+        let row = sqlx::query(
+            "SELECT TOTAL(json_extract(spec, '$.audio_duration')) AS seconds FROM tasks
+             WHERE account_id = ?1 AND state = 'succeed' AND finished_at >= ?2 AND finished_at <= ?3",
+        )
+        .bind(account_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        let video_seconds: f64 = row.try_get("seconds")?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM audio WHERE account_id = ?1 AND created_at >= ?2 AND created_at <= ?3",
+        )
+        .bind(account_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(Usage {
+            video_seconds,
+            tts_calls: u64::try_from(n).unwrap_or(0),
+        })
+    }
+
     async fn create_account(&self, new: &NewAccount) -> Result<()> {
         let a = &new.account;
         let mut tx = self.pool.begin().await?;
@@ -1056,6 +1091,18 @@ mod tests {
         );
         s.delete_task("t2").await.unwrap();
         assert!(s.active_tasks_by_email("a").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn public_ids_are_unique_under_racing_callers() {
+        let (_d, s) = store().await;
+        crate::contract::public_ids_are_unique_under_racing_callers(&s).await;
+    }
+
+    #[tokio::test]
+    async fn usage_sums_rendered_seconds_and_tts_calls() {
+        let (_d, s) = store().await;
+        crate::contract::usage_sums_rendered_seconds_and_tts_calls(&s).await;
     }
 
     #[tokio::test]

@@ -31,8 +31,57 @@ pub const DIALECT: &str = "kie";
 
 const STANDARD_MODEL: &str = "kling/ai-avatar-standard";
 const PRO_MODEL: &str = "kling/ai-avatar-pro";
-/// Seen in kie's catalogue; served as pro.
-const V1_PRO_MODEL: &str = "kling/ai-avatar-v1-pro";
+
+/// A model name kie's clients send: the documented two, and the aliases seen
+/// in kie's catalogue and in public client code. The name is kept with the
+/// task so `model` echoes exactly what the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KieModel {
+    pub name: &'static str,
+    pub mode: Mode,
+}
+
+const MODELS: &[KieModel] = &[
+    KieModel {
+        name: STANDARD_MODEL,
+        mode: Mode::Std,
+    },
+    KieModel {
+        name: PRO_MODEL,
+        mode: Mode::Pro,
+    },
+    KieModel {
+        name: "kling/ai-avatar-v1-pro",
+        mode: Mode::Pro,
+    },
+    KieModel {
+        name: "kling/v1-avatar-standard",
+        mode: Mode::Std,
+    },
+    KieModel {
+        name: "kling/v1-avatar-pro",
+        mode: Mode::Pro,
+    },
+];
+
+impl KieModel {
+    pub fn parse(raw: Option<&str>) -> Result<Self, DomainError> {
+        match raw.map(str::trim) {
+            None | Some("") => Err(DomainError::invalid("model", "is required")),
+            Some(name) => MODELS
+                .iter()
+                .copied()
+                .find(|m| m.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+                    DomainError::invalid(
+                        "model",
+                        format!("{name:?} is not supported; use one of {}", names.join(", ")),
+                    )
+                }),
+        }
+    }
+}
 /// kie's `failCode` for a generation that failed.
 const GENERATION_FAILED: u16 = 501;
 
@@ -114,7 +163,8 @@ pub fn state_of(s: TaskStatus) -> &'static str {
 
 impl From<&Task> for Record {
     fn from(t: &Task) -> Self {
-        let model = model_of(t.mode);
+        // The name the client sent; tasks made elsewhere get the mode's.
+        let model = t.origin.model.as_deref().unwrap_or(model_of(t.mode));
         // Tasks made in another dialect get a param rebuilt from what is known.
         let param = t.origin.request.clone().unwrap_or_else(|| {
             json!({"model": model, "callBackUrl": t.callback_url, "input": {}}).to_string()
@@ -294,17 +344,7 @@ pub fn parse_create_body(body: &[u8]) -> Result<AvatarRequest, String> {
 }
 
 fn parse_create(b: &CreateBody, raw: &Value) -> Result<AvatarRequest, DomainError> {
-    let mode = match b.model.as_deref().map(str::trim) {
-        None | Some("") => return Err(DomainError::invalid("model", "is required")),
-        Some(STANDARD_MODEL) => Mode::Std,
-        Some(PRO_MODEL) | Some(V1_PRO_MODEL) => Mode::Pro,
-        Some(other) => {
-            return Err(DomainError::invalid(
-                "model",
-                format!("{other:?} is not supported; use {STANDARD_MODEL:?} or {PRO_MODEL:?}"),
-            ))
-        }
-    };
+    let model = KieModel::parse(b.model.as_deref())?;
     let input = b
         .input
         .as_ref()
@@ -328,7 +368,7 @@ fn parse_create(b: &CreateBody, raw: &Value) -> Result<AvatarRequest, DomainErro
         image: ImageInput(image),
         audio: AudioInput::Sound(audio),
         prompt: Prompt::parse(Some(prompt)).map_err(|e| rename(e, "input.prompt"))?,
-        mode,
+        mode: model.mode,
         watermark: false,
         callback_url: CallbackUrl::parse(b.call_back_url.as_deref())
             .map_err(|e| rename(e, "callBackUrl"))?,
@@ -338,6 +378,7 @@ fn parse_create(b: &CreateBody, raw: &Value) -> Result<AvatarRequest, DomainErro
         linked: None,
         origin: RequestOrigin {
             request: Some(raw.to_string()),
+            model: Some(model.name.to_string()),
             ..RequestOrigin::default()
         },
     })

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mouthpiece_domain::input::{
     AudioInput, AvatarRequest, CallbackUrl, ExternalTaskId, ImageInput, Mode, Page, Prompt,
+    TimeWindow,
 };
 use mouthpiece_domain::task::CallbackFormat;
 use mouthpiece_domain::tts::{TtsAudio, TtsRequest};
@@ -30,6 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/videos/avatar/image2video", post(create).get(list))
         .route("/v1/videos/avatar/image2video/{id}", get(query))
         .route("/v1/audio/tts", post(tts))
+        // Documented without the `/v1`; some clients add it.
+        .route("/account/costs", get(costs))
+        .route("/v1/account/costs", get(costs))
 }
 
 // ---------- wire types ----------
@@ -543,6 +547,117 @@ pub async fn tts(
             final_balance_deduction: zero(),
             created_at: audio.created_at,
             updated_at: audio.created_at,
+        },
+    ))
+}
+
+/// A self-hosted pack has no limit; Kling's clients read numbers, so "no
+/// limit" is this many units left, whatever was used (`total - remaining`
+/// is still the usage).
+pub const UNLIMITED_QUANTITY: f64 = 1_000_000_000.0;
+/// `invalid_time` of the self-hosted packs: 2100-01-01.
+const NEVER_EXPIRES_MS: i64 = 4_102_444_800_000;
+
+/// One resource pack of `GET /account/costs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourcePack {
+    pub resource_pack_name: String,
+    pub resource_pack_id: String,
+    /// `decreasing_total` or `constant_period`.
+    pub resource_pack_type: String,
+    /// Used in the window plus what is left.
+    pub total_quantity: f64,
+    pub remaining_quantity: f64,
+    /// Unix ms.
+    pub purchase_time: i64,
+    pub effective_time: i64,
+    pub invalid_time: i64,
+    /// `toBeOnline`, `online`, `expired` or `runOut`.
+    pub status: String,
+    /// Mouthpiece extra: what the account used in the window.
+    pub used_quantity: f64,
+    /// Mouthpiece extra: `seconds` (video rendered) or `calls` (TTS).
+    pub unit: String,
+}
+
+/// `data` of `GET /account/costs`: Kling wraps a second code and message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CostsData {
+    pub code: i32,
+    pub msg: String,
+    pub resource_pack_subscribe_infos: Vec<ResourcePack>,
+}
+
+/// The account's usage as Kling's resource packs: one for video seconds
+/// rendered in the window, one for TTS calls; self-hosted, so no limit.
+#[utoipa::path(get, path = "/account/costs", tag = "kling",
+    params(
+        ("start_time" = i64, Query, description = "Start of the window, Unix ms (required)"),
+        ("end_time" = i64, Query, description = "End of the window, Unix ms (required)"),
+        ("resource_pack_name" = Option<String>, Query, description = "Only the pack of this name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Usage in the window", body = inline(Envelope<CostsData>)),
+        (status = 400, description = "1201: start_time or end_time missing or not Unix ms")))]
+pub async fn costs(
+    State(state): State<AppState>,
+    rid: RequestId,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, KlingError> {
+    let account = authenticate(&state, &headers)
+        .await
+        .map_err(|e| KlingError::domain(e, &rid))?;
+    let window = TimeWindow::parse(
+        q.get("start_time").map(String::as_str),
+        q.get("end_time").map(String::as_str),
+    )
+    .map_err(|e| KlingError::domain(e, &rid))?;
+    let usage = state
+        .services
+        .tasks
+        .usage(&account, window)
+        .await
+        .map_err(|e| KlingError::domain(e, &rid))?;
+    let pack = |name: &str, id: &str, used: f64, unit: &str| ResourcePack {
+        resource_pack_name: name.into(),
+        resource_pack_id: id.into(),
+        resource_pack_type: "constant_period".into(),
+        total_quantity: used + UNLIMITED_QUANTITY,
+        remaining_quantity: UNLIMITED_QUANTITY,
+        purchase_time: account.created_at,
+        effective_time: account.created_at,
+        invalid_time: NEVER_EXPIRES_MS,
+        status: "online".into(),
+        used_quantity: used,
+        unit: unit.into(),
+    };
+    let seconds = (usage.video_seconds * 1000.0).round() / 1000.0;
+    let packs = vec![
+        pack(
+            "Mouthpiece video (self-hosted)",
+            "mouthpiece-video",
+            seconds,
+            "seconds",
+        ),
+        pack(
+            "Mouthpiece TTS (self-hosted)",
+            "mouthpiece-tts",
+            usage.tts_calls as f64,
+            "calls",
+        ),
+    ];
+    let wanted = mouthpiece_domain::input::present(q.get("resource_pack_name").map(String::as_str));
+    let packs = packs
+        .into_iter()
+        .filter(|p| wanted.is_none_or(|w| w.trim() == p.resource_pack_name))
+        .collect();
+    Ok(ok(
+        &rid,
+        CostsData {
+            code: 0,
+            msg: "success".into(),
+            resource_pack_subscribe_infos: packs,
         },
     ))
 }

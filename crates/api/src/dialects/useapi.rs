@@ -54,14 +54,9 @@ pub fn router() -> Router<AppState> {
             get(get_account).delete(delete_account),
         )
         .route(&r("/assets"), post(upload_asset))
-        .route(&r("/assets/"), post(upload_asset))
         .route(&r("/assets/download"), get(download))
         .route(
             &r("/assets/uploaded"),
-            get(list_uploads).delete(delete_uploads),
-        )
-        .route(
-            &r("/assets/uploaded/"),
             get(list_uploads).delete(delete_uploads),
         )
         .route(&r("/tts/voices"), get(voices))
@@ -74,6 +69,33 @@ pub fn router() -> Router<AppState> {
         .route(&r("/scheduler"), get(scheduler))
         .route(&r("/scheduler/available"), get(scheduler_available))
         .route(&r("/scheduler/{id}"), delete(cancel_task))
+}
+
+/// `/v1/kling/avatars/?email=..` routes as `/v1/kling/avatars?email=..`:
+/// trailing slashes are dropped under useapi's prefix (only there; the
+/// other dialects' paths are matched as written).
+pub fn trim_trailing_slash<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    let path = req.uri().path();
+    let ours = path
+        .strip_prefix(BASE)
+        .is_some_and(|rest| rest.starts_with('/'));
+    if !ours || !path.ends_with('/') {
+        return req;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let pq = match req.uri().query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_string(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = pq.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
 }
 
 // ---------- errors ----------
@@ -291,6 +313,18 @@ fn numeric(id: &str) -> Value {
     id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
 }
 
+/// `taskInfo.inputs` as useapi lists them (`{name, inputType: "URL", url}`):
+/// the portrait as `input`, the speech as `audio`, both the stored copies.
+fn inputs(t: &Task) -> Vec<Value> {
+    [("input", &t.image_url), ("audio", &t.audio_url)]
+        .into_iter()
+        .filter_map(|(name, url)| {
+            url.as_ref()
+                .map(|u| json!({"name": name, "inputType": "URL", "url": u}))
+        })
+        .collect()
+}
+
 /// The record of `GET /tasks/{id}` (B.3).
 pub fn record(t: &Task) -> Value {
     let code = status_code(t.status);
@@ -316,7 +350,8 @@ pub fn record(t: &Task) -> Value {
                     "resource": {"resource": v.watermark_url.as_deref().unwrap_or(&v.url),
                                  "height": v.height, "width": v.width,
                                  "duration": (v.duration * 1000.0).round() as i64, "resourceKey": ""},
-                    "cover": {"resource": "", "height": v.height, "width": v.width, "duration": 0, "resourceKey": ""},
+                    "cover": {"resource": v.cover_url.as_deref().unwrap_or_default(),
+                              "height": v.height, "width": v.width, "duration": 0, "resourceKey": ""},
                     "starNum": 0, "createTime": t.created_at, "updateTime": t.updated_at,
                 })
             })
@@ -335,7 +370,7 @@ pub fn record(t: &Task) -> Value {
         "task": {
             "id": id, "userId": uid, "type": TASK_TYPE, "scene": "NORMAL_CREATION",
             "status": code, "status_name": name, "status_final": final_,
-            "taskInfo": {"type": TASK_TYPE, "inputs": [], "arguments": [{"name": "prompt", "value": prompt}],
+            "taskInfo": {"type": TASK_TYPE, "inputs": inputs(t), "arguments": [{"name": "prompt", "value": prompt}],
                          "extraArgs": {}, "callbackPayloads": [], "scene": "NORMAL_CREATION"},
             "favored": false, "deleted": false, "viewed": true,
             "createTime": t.created_at, "updateTime": t.updated_at, "viewTime": t.updated_at,
@@ -1124,6 +1159,7 @@ pub async fn create_video(
             profile: Some(linked.email.clone()),
             reference: plan.reply_ref.clone(),
             request: Some(json!({"prompt": prompt}).to_string()),
+            model: None,
         },
         performance: Performance {
             emotion,
