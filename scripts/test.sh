@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 MOUTHPIECE_WITH_DLIB=1 ./scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -q -- -D warnings
+# The portrait suite reads a folder of portraits (any folder: set
+# MOUTHPIECE_PORTRAITS yourself); the project's shared set when it is there.
+if [ -z "${MOUTHPIECE_PORTRAITS:-}" ] && [ -d ../shared/portraits ]; then
+  export MOUTHPIECE_PORTRAITS="$(cd ../shared/portraits && pwd)"
+fi
 cargo test --locked --release --workspace
 # A JavaScript client of the useapi dialect (plain JSON.parse), against the
 # release binary the tests above built.
