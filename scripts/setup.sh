@@ -17,9 +17,10 @@ PACKAGES=(
   pkg-config
 )
 
-# The opt-in dlib fallback (non-commercial 68-point model, Haar cascade):
-# only when asked for; the test command asks, to test the fallback.
-if [ "${MOUTHPIECE_WITH_DLIB:-0}" = 1 ]; then
+# dlib's 68-point model and the Haar cascade (non-commercial): still the
+# default face model until the rig runs on the mesh; MOUTHPIECE_WITH_DLIB=0
+# leaves them out for a mesh-only install (MOUTHPIECE_FACE_MODEL=mediapipe).
+if [ "${MOUTHPIECE_WITH_DLIB:-1}" = 1 ]; then
   PACKAGES+=(libdlib-data opencv-data)
 fi
 

@@ -3,8 +3,7 @@
 # end-to-end tests (real models, real ffmpeg, speech from espeak-ng).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The dlib fallback's own tests need its models too.
-MOUTHPIECE_WITH_DLIB=1 ./scripts/setup.sh
+./scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -q -- -D warnings
 # The portrait suite reads a folder of portraits (any folder: set

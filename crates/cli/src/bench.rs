@@ -46,6 +46,26 @@ pub fn run(a: BenchArgs) -> Result<()> {
 
     // Render only: frames made in parallel and dropped.
     let image = load_portrait_file(&a.image, &PortraitLimits::default())?;
+    // Face analysis alone (detection + mesh + irises), on the full portrait.
+    let mut analysis_ms = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        analyzer.analyze(&image)?;
+        analysis_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    analysis_ms.sort_by(f64::total_cmp);
+    println!(
+        "face analysis ({}, {}x{} px): median {:.0} ms, best {:.0} ms of 5",
+        if analyzer.has_mesh() {
+            "MediaPipe detector + mesh + irises"
+        } else {
+            "Haar + dlib"
+        },
+        image.width(),
+        image.height(),
+        analysis_ms[2],
+        analysis_ms[0]
+    );
     let audio = decode_audio_file(&speech, None)?;
     let prepared = pipeline::prepare_portrait(image, Mode::Std, &analyzer)?;
     let timeline = pipeline::mouth_timeline(&audio, None, None);

@@ -12,26 +12,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = std::time::Instant::now();
         let faces = analyzer.analyze_all(&img)?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
-        println!("{path}: {} faces in {ms:.0} ms {:?}", faces.len(), faces.first().map(|f| f.rect));
+        println!(
+            "{path}: {} faces in {ms:.0} ms {:?}",
+            faces.len(),
+            faces.first().map(|f| f.rect)
+        );
         let mut canvas = img.clone();
         for f in &faces {
             let mut dot = |p: mouthpiece_engine::geometry::Point, c: [u8; 3], r: i32| {
-                for dy in -r..=r { for dx in -r..=r {
-                    let (x, y) = (p.x as i32 + dx, p.y as i32 + dy);
-                    if x >= 0 && y >= 0 && (x as u32) < canvas.width() && (y as u32) < canvas.height() {
-                        canvas.put_pixel(x as u32, y as u32, image::Rgb(c));
+                for dy in -r..=r {
+                    for dx in -r..=r {
+                        let (x, y) = (p.x as i32 + dx, p.y as i32 + dy);
+                        if x >= 0
+                            && y >= 0
+                            && (x as u32) < canvas.width()
+                            && (y as u32) < canvas.height()
+                        {
+                            canvas.put_pixel(x as u32, y as u32, image::Rgb(c));
+                        }
                     }
-                }}
+                }
             };
-            for p in &f.mesh { dot(*p, [0, 255, 0], 0); }
-            for p in &f.landmarks { dot(*p, [255, 0, 0], 1); }
+            for p in &f.mesh {
+                dot(*p, [0, 255, 0], 0);
+            }
+            for p in &f.landmarks {
+                dot(*p, [255, 0, 0], 1);
+            }
             if let Some(r) = f.regions() {
                 dot(r.right_iris.center, [0, 128, 255], 2);
                 dot(r.left_iris.center, [0, 128, 255], 2);
-                for p in r.lips_inner { dot(p, [255, 255, 0], 1); }
+                for p in r.lips_inner {
+                    dot(p, [255, 255, 0], 1);
+                }
             }
         }
-        let name = std::path::Path::new(&path).file_stem().unwrap_or_default().to_string_lossy().to_string();
+        let name = std::path::Path::new(&path)
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         if let Some(f) = faces.first() {
             let c = f.rect.center();
             let side = f.rect.w.max(f.rect.h) * 1.5;

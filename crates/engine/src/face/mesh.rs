@@ -36,7 +36,10 @@ impl Roi {
     fn to_image(&self, u: f32, v: f32) -> Point {
         let (dx, dy) = ((u - 0.5) * self.size, (v - 0.5) * self.size);
         let (s, c) = self.angle.sin_cos();
-        Point::new(self.center.x + dx * c - dy * s, self.center.y + dx * s + dy * c)
+        Point::new(
+            self.center.x + dx * c - dy * s,
+            self.center.y + dx * s + dy * c,
+        )
     }
 }
 
@@ -95,8 +98,16 @@ impl MeshModels {
         let mut views = Vec::new();
         for degrees in [0.0f32, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0] {
             // The square that holds the whole image at any turn.
-            let size = if degrees == 0.0 { w.max(h) } else { (w * w + h * h).sqrt() };
-            views.push(Roi { center: centre, size, angle: degrees.to_radians() });
+            let size = if degrees == 0.0 {
+                w.max(h)
+            } else {
+                (w * w + h * h).sqrt()
+            };
+            views.push(Roi {
+                center: centre,
+                size,
+                angle: degrees.to_radians(),
+            });
         }
         // Then a small face far from upright: overlapping tiles, turned.
         let tile = 0.5 * w.max(h);
@@ -107,7 +118,11 @@ impl MeshModels {
                         tile / 2.0 + (w - tile).max(0.0) * tx as f32 / 2.0,
                         tile / 2.0 + (h - tile).max(0.0) * ty as f32 / 2.0,
                     );
-                    views.push(Roi { center: c, size: tile, angle: degrees.to_radians() });
+                    views.push(Roi {
+                        center: c,
+                        size: tile,
+                        angle: degrees.to_radians(),
+                    });
                 }
             }
         }
@@ -133,7 +148,14 @@ impl MeshModels {
             let (Some(boxes), Some(scores)) = (out.first(), out.get(1)) else {
                 continue;
             };
-            all.extend(decode(boxes, scores, anchors, size as f32, threshold, &letterbox));
+            all.extend(decode(
+                boxes,
+                scores,
+                anchors,
+                size as f32,
+                threshold,
+                &letterbox,
+            ));
         }
         Ok(weighted_nms(all, 0.3))
     }
@@ -142,7 +164,11 @@ impl MeshModels {
     pub fn roi_from_detection(d: &Detection) -> Roi {
         let [re, le, ..] = d.keypoints;
         let angle = (le.y - re.y).atan2(le.x - re.x);
-        Roi { center: d.rect.center(), size: d.rect.w.max(d.rect.h) * 1.5, angle }
+        Roi {
+            center: d.rect.center(),
+            size: d.rect.w.max(d.rect.h) * 1.5,
+            angle,
+        }
     }
 
     /// The crop for the next pass (or frame) around a mesh: aligned with the
@@ -151,7 +177,10 @@ impl MeshModels {
         let (a, b) = (*points.get(33)?, *points.get(263)?);
         let angle = (b.y - a.y).atan2(b.x - a.x);
         let (s, c) = angle.sin_cos();
-        let (mut lo, mut hi) = (Point::new(f32::MAX, f32::MAX), Point::new(f32::MIN, f32::MIN));
+        let (mut lo, mut hi) = (
+            Point::new(f32::MAX, f32::MAX),
+            Point::new(f32::MIN, f32::MIN),
+        );
         for p in &points[..FACE_MESH_POINTS.min(points.len())] {
             // Rotate into the face's frame.
             let (u, v) = (p.x * c + p.y * s, -p.x * s + p.y * c);
@@ -161,7 +190,11 @@ impl MeshModels {
         let (mu, mv) = ((lo.x + hi.x) / 2.0, (lo.y + hi.y) / 2.0);
         let center = Point::new(mu * c - mv * s, mu * s + mv * c);
         let size = (hi.x - lo.x).max(hi.y - lo.y) * 1.5;
-        (size.is_finite() && size > 4.0).then_some(Roi { center, size, angle })
+        (size.is_finite() && size > 4.0).then_some(Roi {
+            center,
+            size,
+            angle,
+        })
     }
 
     /// The 478-point mesh inside `roi`, or None when the model sees no face there.
@@ -219,7 +252,9 @@ impl MeshModels {
                 angle: (b.y - a.y).atan2(b.x - a.x),
             };
             let (isize, _) = self.iris.input_size;
-            let out = self.iris.run(pyramid.crop(&eye_roi, isize, flip, 0.0, 1.0))?;
+            let out = self
+                .iris
+                .run(pyramid.crop(&eye_roi, isize, flip, 0.0, 1.0))?;
             let iris = out.get(1).filter(|v| v.len() >= 15);
             let m = isize as f32;
             let eye_depth = (depth[outer] + depth[inner]) / 2.0;
@@ -237,7 +272,12 @@ impl MeshModels {
                 depth.push(eye_depth);
             }
         }
-        Ok(Some(MeshResult { points, depth, score, roi: *roi }))
+        Ok(Some(MeshResult {
+            points,
+            depth,
+            score,
+            roi: *roi,
+        }))
     }
 }
 
@@ -261,7 +301,10 @@ fn anchors(input: usize, strides: &[usize], interpolated: bool) -> Vec<Point> {
         let grid = input.div_ceil(stride);
         for y in 0..grid {
             for x in 0..grid {
-                let c = Point::new((x as f32 + 0.5) / grid as f32, (y as f32 + 0.5) / grid as f32);
+                let c = Point::new(
+                    (x as f32 + 0.5) / grid as f32,
+                    (y as f32 + 0.5) / grid as f32,
+                );
                 out.extend(std::iter::repeat_n(c, per_cell));
             }
         }
@@ -279,9 +322,13 @@ fn decode(
 ) -> Vec<Detection> {
     let mut out = Vec::new();
     for (i, a) in anchors.iter().enumerate() {
-        let Some(&raw_score) = scores.get(i) else { break };
+        let Some(&raw_score) = scores.get(i) else {
+            break;
+        };
         let score = sigmoid(raw_score);
-        let Some(r) = boxes.get(i * 16..i * 16 + 16) else { break };
+        let Some(r) = boxes.get(i * 16..i * 16 + 16) else {
+            break;
+        };
         if score < threshold {
             continue;
         }
@@ -299,7 +346,11 @@ fn decode(
         for (k, kp) in keypoints.iter_mut().enumerate() {
             *kp = letterbox.to_image(r[4 + 2 * k] / scale + a.x, r[5 + 2 * k] / scale + a.y);
         }
-        out.push(Detection { rect, score, keypoints });
+        out.push(Detection {
+            rect,
+            score,
+            keypoints,
+        });
     }
     out
 }
@@ -316,10 +367,18 @@ fn weighted_nms(mut dets: Vec<Detection>, iou: f32) -> Vec<Detection> {
         let total: f32 = cluster.iter().map(|d| d.score).sum();
         let mut merged = best.clone();
         if total > 0.0 {
-            let avg = |f: &dyn Fn(&Detection) -> f32| cluster.iter().map(|d| f(d) * d.score).sum::<f32>() / total;
-            merged.rect = Rect::new(avg(&|d| d.rect.x), avg(&|d| d.rect.y), avg(&|d| d.rect.w), avg(&|d| d.rect.h));
+            let avg = |f: &dyn Fn(&Detection) -> f32| {
+                cluster.iter().map(|d| f(d) * d.score).sum::<f32>() / total
+            };
+            merged.rect = Rect::new(
+                avg(&|d| d.rect.x),
+                avg(&|d| d.rect.y),
+                avg(&|d| d.rect.w),
+                avg(&|d| d.rect.h),
+            );
             for k in 0..6 {
-                merged.keypoints[k] = Point::new(avg(&|d| d.keypoints[k].x), avg(&|d| d.keypoints[k].y));
+                merged.keypoints[k] =
+                    Point::new(avg(&|d| d.keypoints[k].x), avg(&|d| d.keypoints[k].y));
             }
         }
         out.push(merged);
@@ -355,7 +414,11 @@ impl<'a> Pyramid<'a> {
         while level < self.levels.len() && pitch / (1u32 << (level + 1)) as f32 >= 1.0 {
             level += 1;
         }
-        let img = if level == 0 { self.base } else { &self.levels[level - 1] };
+        let img = if level == 0 {
+            self.base
+        } else {
+            &self.levels[level - 1]
+        };
         let factor = (1u32 << level) as f32;
         let (w, h) = (img.width() as i64, img.height() as i64);
         let raw = img.as_raw();
@@ -418,9 +481,16 @@ mod tests {
 
     #[test]
     fn roi_maps_crop_corners_with_rotation() {
-        let roi = Roi { center: Point::new(100.0, 50.0), size: 20.0, angle: std::f32::consts::FRAC_PI_2 };
+        let roi = Roi {
+            center: Point::new(100.0, 50.0),
+            size: 20.0,
+            angle: std::f32::consts::FRAC_PI_2,
+        };
         let p = roi.to_image(1.0, 0.5);
-        assert!((p.x - 100.0).abs() < 1e-4 && (p.y - 60.0).abs() < 1e-4, "{p:?}");
+        assert!(
+            (p.x - 100.0).abs() < 1e-4 && (p.y - 60.0).abs() < 1e-4,
+            "{p:?}"
+        );
     }
 
     #[test]

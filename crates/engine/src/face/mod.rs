@@ -1,9 +1,9 @@
 //! Face analysis with real shipped models.
 //!
-//! Default: MediaPipe's BlazeFace detectors and 478-point face mesh with
-//! irises (Apache-2.0, `mesh`), run by tract. Opt-in fallback
-//! (`MOUTHPIECE_FACE_MODEL=dlib`, non-commercial): OpenCV's Haar cascade and
-//! dlib's 68-point shape predictor, read by our own code.
+//! MediaPipe's BlazeFace detectors and 478-point face mesh with irises
+//! (Apache-2.0, `mesh`), run by tract; and OpenCV's Haar cascade with dlib's
+//! 68-point shape predictor (non-commercial), read by our own code, which
+//! stays the render default until the rig is tuned on the mesh (`models`).
 //! Everything after this module reads a `Face`: its named `regions()` and
 //! the 68-point contour layout derived from them.
 
@@ -46,13 +46,22 @@ impl Face {
     fn from_mesh(m: mesh::MeshResult) -> Option<Self> {
         let landmarks = Regions::layout68(&m.points)?;
         let rect = Rect::bounding(&m.points[..468]);
-        Some(Face { rect, landmarks, mesh: m.points, depth: m.depth, roi: Some(m.roi) })
+        Some(Face {
+            rect,
+            landmarks,
+            mesh: m.points,
+            depth: m.depth,
+            roi: Some(m.roi),
+        })
     }
 }
 
 enum Backend {
     Mesh(Box<MeshModels>),
-    Dlib { cascade: HaarCascade, predictor: ShapePredictor },
+    Dlib {
+        cascade: HaarCascade,
+        predictor: ShapePredictor,
+    },
 }
 
 /// Detector and landmark models, loaded once and shared (read-only).
@@ -64,7 +73,10 @@ impl FaceAnalyzer {
     pub fn load(models: &ModelPaths) -> Result<Self> {
         let backend = match models {
             ModelPaths::MediaPipe { dir } => Backend::Mesh(Box::new(MeshModels::load(dir)?)),
-            ModelPaths::Dlib { shape_predictor, face_cascade } => Backend::Dlib {
+            ModelPaths::Dlib {
+                shape_predictor,
+                face_cascade,
+            } => Backend::Dlib {
                 cascade: HaarCascade::from_file(face_cascade)?,
                 predictor: ShapePredictor::from_file(shape_predictor)?,
             },
@@ -74,7 +86,9 @@ impl FaceAnalyzer {
 
     /// The opt-in Haar + dlib analyser from models already read.
     pub fn new(cascade: HaarCascade, predictor: ShapePredictor) -> Self {
-        Self { backend: Backend::Dlib { cascade, predictor } }
+        Self {
+            backend: Backend::Dlib { cascade, predictor },
+        }
     }
 
     /// True when this analyser gives the full mesh (the default model).
@@ -85,9 +99,11 @@ impl FaceAnalyzer {
     /// All faces found, largest first, each with landmarks.
     pub fn analyze_all(&self, image: &RgbImage) -> Result<Vec<Face>> {
         let mut faces = match &self.backend {
-            Backend::Mesh(models) => {
-                models.analyze(image)?.into_iter().filter_map(Face::from_mesh).collect()
-            }
+            Backend::Mesh(models) => models
+                .analyze(image)?
+                .into_iter()
+                .filter_map(Face::from_mesh)
+                .collect(),
             Backend::Dlib { cascade, predictor } => {
                 let gray = image::imageops::grayscale(image);
                 let boxes = cascade.detect(&gray, &DetectParams::default());
@@ -110,7 +126,10 @@ impl FaceAnalyzer {
 
     /// The largest face (the one we animate), or a clear error when there is none.
     pub fn analyze(&self, image: &RgbImage) -> Result<Face> {
-        self.analyze_all(image)?.into_iter().next().ok_or(EngineError::NoFace)
+        self.analyze_all(image)?
+            .into_iter()
+            .next()
+            .ok_or(EngineError::NoFace)
     }
 
     /// The grey image dlib's model reads: (r + g + b) / 3.
@@ -135,7 +154,13 @@ impl FaceAnalyzer {
                     roi.size,
                 );
                 let landmarks = predictor.predict(&Self::dlib_gray(image), &b);
-                Ok(Some(Face { rect: b, landmarks, mesh: Vec::new(), depth: Vec::new(), roi: Some(*roi) }))
+                Ok(Some(Face {
+                    rect: b,
+                    landmarks,
+                    mesh: Vec::new(),
+                    depth: Vec::new(),
+                    roi: Some(*roi),
+                }))
             }
         }
     }
@@ -148,7 +173,11 @@ impl FaceAnalyzer {
                 return None;
             }
             let b = Rect::bounding(&face.landmarks);
-            Some(Roi { center: b.center(), size: b.w.max(b.h), angle: 0.0 })
+            Some(Roi {
+                center: b.center(),
+                size: b.w.max(b.h),
+                angle: 0.0,
+            })
         } else {
             MeshModels::roi_from_points(&face.mesh)
         }

@@ -34,14 +34,20 @@ impl TfliteModel {
     }
 
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
-        let bad = |reason: String| EngineError::ModelCorrupt { path: name.into(), reason };
+        let bad = |reason: String| EngineError::ModelCorrupt {
+            path: name.into(),
+            reason,
+        };
         let normalized = normalize(bytes).map_err(bad)?;
         let model = tract_tflite::tflite()
             .model_for_read(&mut &normalized[..])
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| bad(format!("{e:#}")))?;
-        let fact = model.model().input_fact(0).map_err(|e| bad(format!("{e:#}")))?;
+        let fact = model
+            .model()
+            .input_fact(0)
+            .map_err(|e| bad(format!("{e:#}")))?;
         let shape: Vec<usize> = fact
             .shape
             .as_concrete()
@@ -50,14 +56,21 @@ impl TfliteModel {
         let [1, h, w, 3] = shape[..] else {
             return Err(bad(format!("unexpected input shape {shape:?}")));
         };
-        Ok(Self { plan: model, input_size: (w, h), name: name.to_string() })
+        Ok(Self {
+            plan: model,
+            input_size: (w, h),
+            name: name.to_string(),
+        })
     }
 
     /// Runs on one HWC f32 image of the model's input size; returns each
     /// output flattened.
     pub fn run(&self, input: Vec<f32>) -> Result<Vec<Vec<f32>>> {
         let (w, h) = self.input_size;
-        let bad = |e: TractError| EngineError::ModelCorrupt { path: (&self.name).into(), reason: format!("{e:#}") };
+        let bad = |e: TractError| EngineError::ModelCorrupt {
+            path: (&self.name).into(),
+            reason: format!("{e:#}"),
+        };
         let tensor = Tensor::from_shape(&[1, h, w, 3], &input).map_err(bad)?;
         let outputs = self.plan.run(tvec!(tensor.into())).map_err(bad)?;
         outputs
@@ -117,7 +130,11 @@ fn opcode_of(code: &fb::OperatorCode) -> i32 {
 
 fn f16_to_f32_bytes(data: &[u8]) -> Vec<u8> {
     data.chunks_exact(2)
-        .flat_map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes())
+        .flat_map(|c| {
+            half::f16::from_le_bytes([c[0], c[1]])
+                .to_f32()
+                .to_le_bytes()
+        })
         .collect()
 }
 
@@ -305,7 +322,9 @@ pub fn normalize(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
     for (i, t) in src_tensors.iter().enumerate() {
         if let Some(q) = t.quantization() {
             if q.scale().is_some_and(|s| !s.is_empty()) {
-                return Err(format!("tensor {i} is quantized; only float models are supported"));
+                return Err(format!(
+                    "tensor {i} is quantized; only float models are supported"
+                ));
             }
         }
         let data = src_buffers
@@ -374,15 +393,22 @@ pub fn normalize(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
                 let c_out = c / (block * block);
                 let base = tensors[out].name.clone();
                 let final_shape = tensors[out].shape.clone();
-                let mut add_tensor = |suffix: &str, shape: Vec<i32>, ty, data: Option<Vec<u8>>| -> i32 {
-                    tensors.push(TensorSpec { name: format!("{base}/{suffix}"), shape, ty, buffer: 0 });
-                    let id = tensors.len() - 1;
-                    if let Some(d) = data {
-                        constants.insert(id, d);
-                    }
-                    id as i32
-                };
-                let i32_bytes = |v: &[i32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+                let mut add_tensor =
+                    |suffix: &str, shape: Vec<i32>, ty, data: Option<Vec<u8>>| -> i32 {
+                        tensors.push(TensorSpec {
+                            name: format!("{base}/{suffix}"),
+                            shape,
+                            ty,
+                            buffer: 0,
+                        });
+                        let id = tensors.len() - 1;
+                        if let Some(d) = data {
+                            constants.insert(id, d);
+                        }
+                        id as i32
+                    };
+                let i32_bytes =
+                    |v: &[i32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
                 let split = vec![n, h, w, block, block, c_out];
                 let moved = vec![n, h, block, w, block, c_out];
                 let f32t = fb::TensorType::FLOAT32;
@@ -393,21 +419,27 @@ pub fn normalize(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
                 let moved_t = add_tensor("moved", moved, f32t, None);
                 let out_shape =
                     add_tensor("out_shape", vec![4], i32t, Some(i32_bytes(&final_shape)));
-                let plain = |code: fb::BuiltinOperator, inputs: Vec<i32>, out: i32, options| OpSpec {
-                    code: code.0,
-                    custom: None,
-                    version: 1,
-                    inputs,
-                    outputs: vec![out],
-                    options,
-                };
+                let plain =
+                    |code: fb::BuiltinOperator, inputs: Vec<i32>, out: i32, options| OpSpec {
+                        code: code.0,
+                        custom: None,
+                        version: 1,
+                        inputs,
+                        outputs: vec![out],
+                        options,
+                    };
                 ops.push(plain(
                     fb::BuiltinOperator::RESHAPE,
                     vec![x as i32, split_shape],
                     split_t,
                     Options::Reshape(Some(split)),
                 ));
-                ops.push(plain(fb::BuiltinOperator::TRANSPOSE, vec![split_t, perm], moved_t, Options::None));
+                ops.push(plain(
+                    fb::BuiltinOperator::TRANSPOSE,
+                    vec![split_t, perm],
+                    moved_t,
+                    Options::None,
+                ));
                 ops.push(plain(
                     fb::BuiltinOperator::RESHAPE,
                     vec![moved_t, out_shape],
@@ -429,33 +461,47 @@ pub fn normalize(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
                     (tensors.len() - 1) as i32
                 };
                 let (pos, neg, scaled) = (temp("relu"), temp("neg"), temp("scaled"));
-                let simple = |code: fb::BuiltinOperator, inputs: Vec<i32>, out: i32, options| OpSpec {
-                    code: code.0,
-                    custom: None,
-                    version: 1,
-                    inputs,
-                    outputs: vec![out],
-                    options,
-                };
+                let simple =
+                    |code: fb::BuiltinOperator, inputs: Vec<i32>, out: i32, options| OpSpec {
+                        code: code.0,
+                        custom: None,
+                        version: 1,
+                        inputs,
+                        outputs: vec![out],
+                        options,
+                    };
                 let none = fb::ActivationFunctionType::NONE;
-                ops.push(simple(fb::BuiltinOperator::RELU, vec![x], pos, Options::None));
+                ops.push(simple(
+                    fb::BuiltinOperator::RELU,
+                    vec![x],
+                    pos,
+                    Options::None,
+                ));
                 ops.push(simple(
                     fb::BuiltinOperator::SUB,
                     vec![x, pos],
                     neg,
-                    Options::Sub(fb::SubOptionsArgs { fused_activation_function: none, pot_scale_int16: false }),
+                    Options::Sub(fb::SubOptionsArgs {
+                        fused_activation_function: none,
+                        pot_scale_int16: false,
+                    }),
                 ));
                 ops.push(simple(
                     fb::BuiltinOperator::MUL,
                     vec![neg, alpha as i32],
                     scaled,
-                    Options::Mul(fb::MulOptionsArgs { fused_activation_function: none }),
+                    Options::Mul(fb::MulOptionsArgs {
+                        fused_activation_function: none,
+                    }),
                 ));
                 ops.push(simple(
                     fb::BuiltinOperator::ADD,
                     vec![pos, scaled],
                     out as i32,
-                    Options::Add(fb::AddOptionsArgs { fused_activation_function: none, pot_scale_int16: false }),
+                    Options::Add(fb::AddOptionsArgs {
+                        fused_activation_function: none,
+                        pot_scale_int16: false,
+                    }),
                 ));
             }
             _ => {
@@ -487,8 +533,14 @@ pub fn normalize(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
         }
     }
 
-    let inputs: Vec<i32> = graph.inputs().map(|v| v.iter().collect()).unwrap_or_default();
-    let outputs: Vec<i32> = graph.outputs().map(|v| v.iter().collect()).unwrap_or_default();
+    let inputs: Vec<i32> = graph
+        .inputs()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
+    let outputs: Vec<i32> = graph
+        .outputs()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
     Ok(write(&buffers, &tensors, &ops, &inputs, &outputs))
 }
 
@@ -497,7 +549,9 @@ fn copy_options(op: &fb::Operator) -> std::result::Result<Options, String> {
     Ok(match t {
         fb::BuiltinOptions::NONE => Options::None,
         fb::BuiltinOptions::Conv2DOptions => {
-            let o = op.builtin_options_as_conv_2_doptions().ok_or("conv options")?;
+            let o = op
+                .builtin_options_as_conv_2_doptions()
+                .ok_or("conv options")?;
             Options::Conv(fb::Conv2DOptionsArgs {
                 padding: o.padding(),
                 stride_w: o.stride_w(),
@@ -508,7 +562,9 @@ fn copy_options(op: &fb::Operator) -> std::result::Result<Options, String> {
             })
         }
         fb::BuiltinOptions::DepthwiseConv2DOptions => {
-            let o = op.builtin_options_as_depthwise_conv_2_doptions().ok_or("depthwise options")?;
+            let o = op
+                .builtin_options_as_depthwise_conv_2_doptions()
+                .ok_or("depthwise options")?;
             Options::Depthwise(fb::DepthwiseConv2DOptionsArgs {
                 padding: o.padding(),
                 stride_w: o.stride_w(),
@@ -535,10 +591,14 @@ fn copy_options(op: &fb::Operator) -> std::result::Result<Options, String> {
         }
         fb::BuiltinOptions::MulOptions => {
             let o = op.builtin_options_as_mul_options().ok_or("mul options")?;
-            Options::Mul(fb::MulOptionsArgs { fused_activation_function: o.fused_activation_function() })
+            Options::Mul(fb::MulOptionsArgs {
+                fused_activation_function: o.fused_activation_function(),
+            })
         }
         fb::BuiltinOptions::Pool2DOptions => {
-            let o = op.builtin_options_as_pool_2_doptions().ok_or("pool options")?;
+            let o = op
+                .builtin_options_as_pool_2_doptions()
+                .ok_or("pool options")?;
             Options::Pool(fb::Pool2DOptionsArgs {
                 padding: o.padding(),
                 stride_w: o.stride_w(),
@@ -549,18 +609,24 @@ fn copy_options(op: &fb::Operator) -> std::result::Result<Options, String> {
             })
         }
         fb::BuiltinOptions::ConcatenationOptions => {
-            let o = op.builtin_options_as_concatenation_options().ok_or("concat options")?;
+            let o = op
+                .builtin_options_as_concatenation_options()
+                .ok_or("concat options")?;
             Options::Concat(fb::ConcatenationOptionsArgs {
                 axis: o.axis(),
                 fused_activation_function: o.fused_activation_function(),
             })
         }
         fb::BuiltinOptions::ReshapeOptions => {
-            let o = op.builtin_options_as_reshape_options().ok_or("reshape options")?;
+            let o = op
+                .builtin_options_as_reshape_options()
+                .ok_or("reshape options")?;
             Options::Reshape(o.new_shape().map(|s| s.iter().collect()))
         }
         fb::BuiltinOptions::StridedSliceOptions => {
-            let o = op.builtin_options_as_strided_slice_options().ok_or("slice options")?;
+            let o = op
+                .builtin_options_as_strided_slice_options()
+                .ok_or("slice options")?;
             Options::StridedSlice(fb::StridedSliceOptionsArgs {
                 begin_mask: o.begin_mask(),
                 end_mask: o.end_mask(),
@@ -571,15 +637,21 @@ fn copy_options(op: &fb::Operator) -> std::result::Result<Options, String> {
             })
         }
         fb::BuiltinOptions::ResizeBilinearOptions => {
-            let o = op.builtin_options_as_resize_bilinear_options().ok_or("resize options")?;
+            let o = op
+                .builtin_options_as_resize_bilinear_options()
+                .ok_or("resize options")?;
             Options::ResizeBilinear(fb::ResizeBilinearOptionsArgs {
                 align_corners: o.align_corners(),
                 half_pixel_centers: o.half_pixel_centers(),
             })
         }
         fb::BuiltinOptions::DepthToSpaceOptions => {
-            let o = op.builtin_options_as_depth_to_space_options().ok_or("depth-to-space options")?;
-            Options::DepthToSpace(fb::DepthToSpaceOptionsArgs { block_size: o.block_size() })
+            let o = op
+                .builtin_options_as_depth_to_space_options()
+                .ok_or("depth-to-space options")?;
+            Options::DepthToSpace(fb::DepthToSpaceOptionsArgs {
+                block_size: o.block_size(),
+            })
         }
         fb::BuiltinOptions::PadOptions => Options::Pad,
         other => return Err(format!("operator options {other:?} are not supported")),
@@ -593,15 +665,30 @@ fn write_options<'a>(
     use fb::BuiltinOptions as B;
     match options {
         Options::None => (B::NONE, None),
-        Options::Conv(a) => (B::Conv2DOptions, Some(fb::Conv2DOptions::create(fbb, a).as_union_value())),
+        Options::Conv(a) => (
+            B::Conv2DOptions,
+            Some(fb::Conv2DOptions::create(fbb, a).as_union_value()),
+        ),
         Options::Depthwise(a) => (
             B::DepthwiseConv2DOptions,
             Some(fb::DepthwiseConv2DOptions::create(fbb, a).as_union_value()),
         ),
-        Options::Add(a) => (B::AddOptions, Some(fb::AddOptions::create(fbb, a).as_union_value())),
-        Options::Sub(a) => (B::SubOptions, Some(fb::SubOptions::create(fbb, a).as_union_value())),
-        Options::Mul(a) => (B::MulOptions, Some(fb::MulOptions::create(fbb, a).as_union_value())),
-        Options::Pool(a) => (B::Pool2DOptions, Some(fb::Pool2DOptions::create(fbb, a).as_union_value())),
+        Options::Add(a) => (
+            B::AddOptions,
+            Some(fb::AddOptions::create(fbb, a).as_union_value()),
+        ),
+        Options::Sub(a) => (
+            B::SubOptions,
+            Some(fb::SubOptions::create(fbb, a).as_union_value()),
+        ),
+        Options::Mul(a) => (
+            B::MulOptions,
+            Some(fb::MulOptions::create(fbb, a).as_union_value()),
+        ),
+        Options::Pool(a) => (
+            B::Pool2DOptions,
+            Some(fb::Pool2DOptions::create(fbb, a).as_union_value()),
+        ),
         Options::Concat(a) => (
             B::ConcatenationOptions,
             Some(fb::ConcatenationOptions::create(fbb, a).as_union_value()),
@@ -630,27 +717,34 @@ fn write_options<'a>(
     }
 }
 
-fn write(buffers: &[Vec<u8>], tensors: &[TensorSpec], ops: &[OpSpec], inputs: &[i32], outputs: &[i32]) -> Vec<u8> {
-    let mut fbb = FlatBufferBuilder::with_capacity(buffers.iter().map(Vec::len).sum::<usize>() + (1 << 16));
+fn write(
+    buffers: &[Vec<u8>],
+    tensors: &[TensorSpec],
+    ops: &[OpSpec],
+    inputs: &[i32],
+    outputs: &[i32],
+) -> Vec<u8> {
+    let mut fbb =
+        FlatBufferBuilder::with_capacity(buffers.iter().map(Vec::len).sum::<usize>() + (1 << 16));
     // Operator codes, each (code, custom name) once.
     let mut code_index: HashMap<(i32, Option<String>), u32> = HashMap::new();
     let mut code_list: Vec<(i32, Option<String>, i32)> = Vec::new();
     let op_codes: Vec<u32> = ops
         .iter()
         .map(|o| {
-            *code_index.entry((o.code, o.custom.clone())).or_insert_with(|| {
-                code_list.push((o.code, o.custom.clone(), o.version));
-                (code_list.len() - 1) as u32
-            })
+            *code_index
+                .entry((o.code, o.custom.clone()))
+                .or_insert_with(|| {
+                    code_list.push((o.code, o.custom.clone(), o.version));
+                    (code_list.len() - 1) as u32
+                })
         })
         .collect();
 
     let buffer_offsets: Vec<_> = buffers
         .iter()
         .map(|b| {
-            let data = (!b.is_empty()).then(|| {
-fbb.create_vector(b)
-            });
+            let data = (!b.is_empty()).then(|| fbb.create_vector(b));
             fb::Buffer::create(&mut fbb, &fb::BufferArgs { data })
         })
         .collect();
@@ -661,7 +755,13 @@ fbb.create_vector(b)
             let name = Some(fbb.create_string(&t.name));
             fb::Tensor::create(
                 &mut fbb,
-                &fb::TensorArgs { shape, type_: t.ty, buffer: t.buffer, name, ..Default::default() },
+                &fb::TensorArgs {
+                    shape,
+                    type_: t.ty,
+                    buffer: t.buffer,
+                    name,
+                    ..Default::default()
+                },
             )
         })
         .collect();
@@ -711,14 +811,26 @@ fbb.create_vector(b)
     let ops_v = Some(fbb.create_vector(&op_offsets));
     let graph = fb::SubGraph::create(
         &mut fbb,
-        &fb::SubGraphArgs { tensors: tensors_v, inputs: inputs_v, outputs: outputs_v, operators: ops_v, name: None },
+        &fb::SubGraphArgs {
+            tensors: tensors_v,
+            inputs: inputs_v,
+            outputs: outputs_v,
+            operators: ops_v,
+            name: None,
+        },
     );
     let subgraphs = Some(fbb.create_vector(&[graph]));
     let operator_codes = Some(fbb.create_vector(&code_offsets));
     let buffers_v = Some(fbb.create_vector(&buffer_offsets));
     let model = fb::Model::create(
         &mut fbb,
-        &fb::ModelArgs { version: 3, operator_codes, subgraphs, buffers: buffers_v, ..Default::default() },
+        &fb::ModelArgs {
+            version: 3,
+            operator_codes,
+            subgraphs,
+            buffers: buffers_v,
+            ..Default::default()
+        },
     );
     fb::finish_model_buffer(&mut fbb, model);
     fbb.finished_data().to_vec()
