@@ -33,7 +33,7 @@ pub struct Roi {
 
 impl Roi {
     /// Image point of a crop point given in [0, 1] crop coordinates.
-    fn to_image(&self, u: f32, v: f32) -> Point {
+    fn to_image(self, u: f32, v: f32) -> Point {
         let (dx, dy) = ((u - 0.5) * self.size, (v - 0.5) * self.size);
         let (s, c) = self.angle.sin_cos();
         Point::new(

@@ -59,8 +59,8 @@ impl Face {
 enum Backend {
     Mesh(Box<MeshModels>),
     Dlib {
-        cascade: HaarCascade,
-        predictor: ShapePredictor,
+        cascade: Box<HaarCascade>,
+        predictor: Box<ShapePredictor>,
     },
 }
 
@@ -77,8 +77,8 @@ impl FaceAnalyzer {
                 shape_predictor,
                 face_cascade,
             } => Backend::Dlib {
-                cascade: HaarCascade::from_file(face_cascade)?,
-                predictor: ShapePredictor::from_file(shape_predictor)?,
+                cascade: Box::new(HaarCascade::from_file(face_cascade)?),
+                predictor: Box::new(ShapePredictor::from_file(shape_predictor)?),
             },
         };
         Ok(Self { backend })
@@ -87,7 +87,10 @@ impl FaceAnalyzer {
     /// The opt-in Haar + dlib analyser from models already read.
     pub fn new(cascade: HaarCascade, predictor: ShapePredictor) -> Self {
         Self {
-            backend: Backend::Dlib { cascade, predictor },
+            backend: Backend::Dlib {
+                cascade: Box::new(cascade),
+                predictor: Box::new(predictor),
+            },
         }
     }
 

@@ -248,14 +248,15 @@ fn densify(tensor: &fb::Tensor, data: &[u8]) -> std::result::Result<Vec<u8>, Str
         if level == w.levels.len() {
             let rank = w.shape.len();
             let mut orig = vec![0usize; rank];
-            for i in 0..rank {
-                let dim = *w.order.get(i).ok_or("bad order")?;
-                *orig.get_mut(dim).ok_or("bad order")? = indices[i];
+            for (&dim, &index) in w.order.iter().zip(indices.iter()).take(rank) {
+                *orig.get_mut(dim).ok_or("bad order")? = index;
             }
-            for i in rank..indices.len() {
-                let block = w.order[i].checked_sub(rank).ok_or("bad block order")?;
+            for (&level_dim, &index) in w.order.iter().zip(indices.iter()).skip(rank) {
+                let block = level_dim.checked_sub(rank).ok_or("bad block order")?;
                 let dim = *w.block_map.get(block).ok_or("bad block map")?;
-                orig[dim] = orig[dim] * w.block_sizes[block] + indices[i];
+                let size = *w.block_sizes.get(block).ok_or("bad block map")?;
+                let o = orig.get_mut(dim).ok_or("bad block map")?;
+                *o = *o * size + index;
             }
             let mut flat = 0usize;
             for (d, &i) in orig.iter().enumerate() {
@@ -633,7 +634,6 @@ fn copy_options(op: &fb::Operator) -> std::result::Result<Options, String> {
                 ellipsis_mask: o.ellipsis_mask(),
                 new_axis_mask: o.new_axis_mask(),
                 shrink_axis_mask: o.shrink_axis_mask(),
-                ..Default::default()
             })
         }
         fb::BuiltinOptions::ResizeBilinearOptions => {
