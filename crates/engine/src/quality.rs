@@ -6,7 +6,7 @@
 //! T3–T12.
 
 use crate::error::{EngineError, Result};
-use crate::face::{Face, FaceAnalyzer, Roi};
+use crate::face::{detect::to_dlib_box, Face, FaceAnalyzer, Roi};
 use crate::geometry::{Point, Rect};
 use crate::media::{decode_audio_file, load_portrait_file, PortraitLimits, ANALYSIS_RATE};
 use image::{GrayImage, RgbImage};
@@ -141,6 +141,8 @@ pub fn measure(
     };
     let src_face = faces.analyze(&src)?;
     let src_lm = src_face.landmarks.clone();
+    // dlib's path follows a box fitted from the source's own box.
+    let src_box = to_dlib_box(&src_face.rect);
     let mask = crate::animate::rig::motion_region(&src_lm, w as u32, h as u32)
         .map(|r| Rect::new(r.x - 8.0, r.y - 8.0, r.w + 16.0, r.h + 16.0))
         .unwrap_or(Rect::new(0.0, 0.0, w as f32, h as f32));
@@ -181,7 +183,14 @@ pub fn measure(
         }
         let img = yuv_to_rgb(&buf, w, h);
         let gray = FaceAnalyzer::dlib_gray(&img);
-        let tracked = track(faces, &img, prev.as_ref(), &mut search_roi);
+        let tracked = track(
+            faces,
+            &img,
+            prev.as_ref(),
+            &mut search_roi,
+            &src_lm,
+            &src_box,
+        );
         let lm = tracked.as_ref().map(|f| f.landmarks.clone());
         if let Some(l) = &lm {
             if mouth_open(l) > 0.12 {
@@ -513,9 +522,23 @@ fn track(
     img: &RgbImage,
     prev: Option<&Face>,
     search: &mut Option<Roi>,
+    src_lm: &[Point],
+    src_box: &Rect,
 ) -> Option<Face> {
     if let Some(p) = prev {
-        if let Some(follow) = FaceAnalyzer::roi_following(p) {
+        let follow = if p.mesh.is_empty() {
+            // A similarity fit of the source's stable points moves its box.
+            let t = Similarity::fit(&pick(src_lm, &STABLE), &pick(&p.landmarks, &STABLE));
+            let size = src_box.w.max(src_box.h) * t.scale;
+            Some(Roi {
+                center: t.apply(src_box.center()),
+                size,
+                angle: 0.0,
+            })
+        } else {
+            FaceAnalyzer::roi_following(p)
+        };
+        if let Some(follow) = follow {
             let roi = match *search {
                 Some(r)
                     if r.center.dist(follow.center) < 0.02 * r.size
