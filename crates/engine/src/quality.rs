@@ -168,6 +168,9 @@ pub fn measure(
     let frame_bytes = crate::animate::YuvFrame::byte_len(w, h);
     let mut buf = vec![0u8; frame_bytes];
     let mut landmarks: Vec<Option<Vec<Point>>> = Vec::new();
+    // With the mesh, yaw and pitch come from its rigid points as the pixels
+    // place them (`mesh_pose`).
+    let mut mesh_poses: Vec<Option<(f64, f64)>> = Vec::new();
     let mut prev: Option<Face> = None;
     let mut search_roi: Option<Roi> = None;
     let mut prev_y: Option<Vec<u8>> = None;
@@ -188,10 +191,15 @@ pub fn measure(
             &img,
             prev.as_ref(),
             &mut search_roi,
-            &src_lm,
+            &src_face,
             &src_box,
         );
         let lm = tracked.as_ref().map(|f| f.landmarks.clone());
+        mesh_poses.push(
+            tracked
+                .as_ref()
+                .and_then(|f| mesh_pose(&src_face, &src_gray, f, &gray)),
+        );
         if let Some(l) = &lm {
             if mouth_open(l) > 0.12 {
                 sharp.push(laplacian_var(&gray, &mouth_roi(l)));
@@ -227,9 +235,13 @@ pub fn measure(
     let mut series = Series::default();
     let mut last: Option<&Vec<Point>> = None;
     let mut tracked = 0usize;
-    for l in &landmarks {
+    let mut last_pose: Option<(f64, f64)> = None;
+    for (l, mesh_pose) in landmarks.iter().zip(&mesh_poses) {
         if l.is_some() {
             tracked += 1;
+        }
+        if mesh_pose.is_some() {
+            last_pose = *mesh_pose;
         }
         let Some(l) = l.as_ref().or(last) else {
             series.mouth_open.push(0.0);
@@ -247,7 +259,7 @@ pub fn measure(
         series.eye_open.push((ear(l, 36) + ear(l, 42)) / 2.0);
         let e = l[45].minus(l[36]);
         series.roll_deg.push(f64::from(e.y.atan2(e.x)).to_degrees());
-        let (yaw, pitch) = pose_angles(l, &src_lm);
+        let (yaw, pitch) = last_pose.unwrap_or_else(|| pose_angles(l, &src_lm));
         series.yaw_deg.push(yaw);
         series.pitch_deg.push(pitch);
         let c = centroid(l, &STABLE);
@@ -522,21 +534,39 @@ fn track(
     img: &RgbImage,
     prev: Option<&Face>,
     search: &mut Option<Roi>,
-    src_lm: &[Point],
+    src_face: &Face,
     src_box: &Rect,
 ) -> Option<Face> {
     if let Some(p) = prev {
-        let follow = if p.mesh.is_empty() {
-            // A similarity fit of the source's stable points moves its box.
-            let t = Similarity::fit(&pick(src_lm, &STABLE), &pick(&p.landmarks, &STABLE));
-            let size = src_box.w.max(src_box.h) * t.scale;
-            Some(Roi {
-                center: t.apply(src_box.center()),
-                size,
-                angle: 0.0,
-            })
-        } else {
-            FaceAnalyzer::roi_following(p)
+        let follow = match (p.mesh.is_empty(), src_face.roi) {
+            (false, Some(src_roi)) => {
+                // The source's crop moved by the rigid points' similarity:
+                // a crop refitted to each frame's whole mesh moves when the
+                // jaw drops, and the mesh's bias moves with it.
+                let t = Similarity::fit(
+                    &pick(&src_face.mesh, &RIGID_MESH),
+                    &pick(&p.mesh, &RIGID_MESH),
+                );
+                Some(Roi {
+                    center: t.apply(src_roi.center),
+                    size: src_roi.size * t.scale,
+                    angle: src_roi.angle + t.sin.atan2(t.cos),
+                })
+            }
+            (false, None) => FaceAnalyzer::roi_following(p),
+            (true, _) => {
+                // A similarity fit of the source's stable points moves its box.
+                let t = Similarity::fit(
+                    &pick(&src_face.landmarks, &STABLE),
+                    &pick(&p.landmarks, &STABLE),
+                );
+                let size = src_box.w.max(src_box.h) * t.scale;
+                Some(Roi {
+                    center: t.apply(src_box.center()),
+                    size,
+                    angle: 0.0,
+                })
+            }
         };
         if let Some(follow) = follow {
             let roi = match *search {
@@ -691,17 +721,70 @@ fn pose_angles(l: &[Point], r: &[Point]) -> (f64, f64) {
         .iter()
         .map(|&i| model_point(i)[2] / 0.36 * iod)
         .collect();
-    let zm = depth.iter().sum::<f64>() / depth.len() as f64;
-    let c = centroid(r, &POSE);
+    let (Some(rp), Some(lp)) = (
+        POSE.iter()
+            .map(|&i| r.get(i).copied())
+            .collect::<Option<Vec<_>>>(),
+        POSE.iter()
+            .map(|&i| l.get(i).copied())
+            .collect::<Option<Vec<_>>>(),
+    ) else {
+        return (0.0, 0.0);
+    };
+    parallax_pose(&rp, &depth, &lp)
+}
+
+/// The fit behind both poses: reference points `r` with depths `toward`
+/// the camera (pixels) move to `l`.
+fn parallax_pose(r: &[Point], toward: &[f64], l: &[Point]) -> (f64, f64) {
+    match parallax_fit(r, toward, l) {
+        Some(fit) => fit.angles(),
+        None => (0.0, 0.0),
+    }
+}
+
+/// Scale-rotation, shift and the two small turns that carry `r` to `l`.
+struct ParallaxFit {
+    centre: Point,
+    depth_mean: f64,
+    x: [f64; 6],
+}
+
+impl ParallaxFit {
+    fn angles(&self) -> (f64, f64) {
+        (
+            self.x[4].clamp(-1.0, 1.0).asin().to_degrees(),
+            self.x[5].clamp(-1.0, 1.0).asin().to_degrees(),
+        )
+    }
+
+    /// Distance from where the fit puts `p` (at depth `toward`) to `q`.
+    fn residual(&self, p: Point, toward: f64, q: Point) -> f64 {
+        let (px, py) = (
+            f64::from(p.x - self.centre.x),
+            f64::from(p.y - self.centre.y),
+        );
+        let z = toward - self.depth_mean;
+        let x = &self.x;
+        let dx = x[0] * px - x[1] * py + x[2] + x[4] * z;
+        let dy = x[1] * px + x[0] * py + x[3] + x[5] * z;
+        let (ex, ey) = (f64::from(q.x - p.x) - dx, f64::from(q.y - p.y) - dy);
+        (ex * ex + ey * ey).sqrt()
+    }
+}
+
+fn parallax_fit(r: &[Point], toward: &[f64], l: &[Point]) -> Option<ParallaxFit> {
+    let depth_mean = toward.iter().sum::<f64>() / toward.len().max(1) as f64;
+    let centre = r
+        .iter()
+        .fold(Point::default(), |a, q| a.plus(*q))
+        .scale(1.0 / r.len().max(1) as f32);
     // Unknowns: a, b (scale-rotation), tx, ty, yaw, pitch.
     let mut ata = [[0.0f64; 6]; 6];
     let mut atb = [0.0f64; 6];
-    for (k, &i) in POSE.iter().enumerate() {
-        let (Some(p), Some(q)) = (r.get(i), l.get(i)) else {
-            return (0.0, 0.0);
-        };
-        let (px, py) = (f64::from(p.x - c.x), f64::from(p.y - c.y));
-        let z = depth[k] - zm;
+    for ((p, q), z) in r.iter().zip(l).zip(toward) {
+        let (px, py) = (f64::from(p.x - centre.x), f64::from(p.y - centre.y));
+        let z = z - depth_mean;
         let rows = [
             ([px, -py, 1.0, 0.0, z, 0.0], f64::from(q.x - p.x)),
             ([py, px, 0.0, 1.0, 0.0, z], f64::from(q.y - p.y)),
@@ -715,13 +798,149 @@ fn pose_angles(l: &[Point], r: &[Point]) -> (f64, f64) {
             }
         }
     }
-    match solve6(ata, atb) {
-        Some(x) => (
-            x[4].clamp(-1.0, 1.0).asin().to_degrees(),
-            x[5].clamp(-1.0, 1.0).asin().to_degrees(),
-        ),
-        None => (0.0, 0.0),
+    Some(ParallaxFit {
+        centre,
+        depth_mean,
+        x: solve6(ata, atb)?,
+    })
+}
+
+/// Textured points that stay put while the face speaks, blinks or frowns:
+/// the eye corners and the nose (bridge, tip, wings, base).
+const RIGID_MESH: [usize; 12] = [33, 133, 362, 263, 168, 6, 195, 4, 1, 98, 327, 2];
+
+/// Yaw and pitch (degrees) of `face` relative to `reference`. The mesh's
+/// rigid points are placed by the pixels: each is refined by matching the
+/// source's patch around it, since the mesh's own regression drags upper
+/// face points with the jaw (about 1.5 degrees of false pitch on a still
+/// head). The reference mesh's depths are the 3-D model. None without meshes.
+fn mesh_pose(
+    reference: &Face,
+    ref_gray: &GrayImage,
+    face: &Face,
+    gray: &GrayImage,
+) -> Option<(f64, f64)> {
+    let mut r = Vec::with_capacity(RIGID_MESH.len());
+    let mut l = Vec::with_capacity(RIGID_MESH.len());
+    let mut toward = Vec::with_capacity(RIGID_MESH.len());
+    // The mesh's guess moved by the similarity of all rigid points.
+    let t = Similarity::fit(
+        &pick(&reference.mesh, &RIGID_MESH),
+        &pick(&face.mesh, &RIGID_MESH),
+    );
+    // Lids sweep over the corners' patches in a blink.
+    let closing = |s: usize| ear(&face.landmarks, s) < 0.9 * ear(&reference.landmarks, s);
+    let (right_closing, left_closing) = (closing(36), closing(42));
+    for &i in &RIGID_MESH {
+        if (right_closing && (i == 33 || i == 133)) || (left_closing && (i == 362 || i == 263)) {
+            continue;
+        }
+        let src = *reference.mesh.get(i)?;
+        let guess = t.apply(src);
+        let Some(found) = match_patch(ref_gray, src, gray, guess) else {
+            continue;
+        };
+        r.push(src);
+        l.push(found);
+        // Mesh depth grows away from the camera.
+        toward.push(-f64::from(*reference.depth.get(i)?));
     }
+    if r.len() < 6 {
+        return None;
+    }
+    // One refit without the points the first fit explains worst (a patch
+    // caught by a blink or a nostril's shadow).
+    let first = parallax_fit(&r, &toward, &l)?;
+    let res: Vec<f64> = (0..r.len())
+        .map(|k| first.residual(r[k], toward[k], l[k]))
+        .collect();
+    let cut = (2.5 * median(&res)).max(0.3);
+    let keep: Vec<usize> = (0..r.len()).filter(|&k| res[k] <= cut).collect();
+    if keep.len() < 6 || keep.len() == r.len() {
+        return Some(first.angles());
+    }
+    let refit = parallax_fit(
+        &pick(&r, &keep),
+        &keep.iter().map(|&k| toward[k]).collect::<Vec<_>>(),
+        &pick(&l, &keep),
+    )?;
+    Some(refit.angles())
+}
+
+/// Where the source's patch around `src` lies in `frame`, searched within
+/// a few pixels of `guess` (zero-mean SSD, sub-pixel by a parabola); None
+/// on flat texture or when the best match is at the search's edge.
+fn match_patch(source: &GrayImage, src: Point, frame: &GrayImage, guess: Point) -> Option<Point> {
+    const R: i32 = 7;
+    const S: i32 = 4;
+    let sample = |g: &GrayImage, x: f32, y: f32| -> Option<f32> {
+        let (w, h) = (g.width() as f32, g.height() as f32);
+        if x < 0.0 || y < 0.0 || x >= w - 1.0 || y >= h - 1.0 {
+            return None;
+        }
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let (x0, y0) = (x0 as u32, y0 as u32);
+        let p = |dx: u32, dy: u32| f32::from(g.get_pixel(x0 + dx, y0 + dy).0[0]);
+        Some(
+            (p(0, 0) * (1.0 - fx) + p(1, 0) * fx) * (1.0 - fy)
+                + (p(0, 1) * (1.0 - fx) + p(1, 1) * fx) * fy,
+        )
+    };
+    let patch = |g: &GrayImage, c: Point| -> Option<Vec<f32>> {
+        let mut v = Vec::with_capacity(((2 * R + 1) * (2 * R + 1)) as usize);
+        for dy in -R..=R {
+            for dx in -R..=R {
+                v.push(sample(g, c.x + dx as f32, c.y + dy as f32)?);
+            }
+        }
+        let m = v.iter().sum::<f32>() / v.len() as f32;
+        Some(v.into_iter().map(|x| x - m).collect())
+    };
+    let reference = patch(source, src)?;
+    let var = reference.iter().map(|x| x * x).sum::<f32>() / reference.len() as f32;
+    if var < 25.0 {
+        return None;
+    }
+    let side = (2 * S + 1) as usize;
+    let mut cost = vec![f32::INFINITY; side * side];
+    for (k, c) in cost.iter_mut().enumerate() {
+        let (dx, dy) = ((k % side) as i32 - S, (k / side) as i32 - S);
+        if let Some(p) = patch(frame, Point::new(guess.x + dx as f32, guess.y + dy as f32)) {
+            *c = p
+                .iter()
+                .zip(&reference)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+        }
+    }
+    let best = (0..cost.len()).min_by(|&a, &b| cost[a].total_cmp(&cost[b]))?;
+    let (bx, by) = (best % side, best / side);
+    if bx == 0 || by == 0 || bx == side - 1 || by == side - 1 || !cost[best].is_finite() {
+        return None;
+    }
+    // A 2-D quadratic through the 3x3 costs: textures with slanted
+    // structure have slanted valleys, which axis-wise parabolas misplace.
+    let at = |x: i32, y: i32| {
+        f64::from(cost[(by as i32 + y) as usize * side + (bx as i32 + x) as usize])
+    };
+    let (gx, gy) = ((at(1, 0) - at(-1, 0)) / 2.0, (at(0, 1) - at(0, -1)) / 2.0);
+    let hxx = at(1, 0) - 2.0 * at(0, 0) + at(-1, 0);
+    let hyy = at(0, 1) - 2.0 * at(0, 0) + at(0, -1);
+    let hxy = (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / 4.0;
+    let det = hxx * hyy - hxy * hxy;
+    let (ox, oy) = if det > 1e-9 && hxx > 0.0 {
+        (
+            ((-(hyy * gx - hxy * gy)) / det).clamp(-1.0, 1.0) as f32,
+            ((-(hxx * gy - hxy * gx)) / det).clamp(-1.0, 1.0) as f32,
+        )
+    } else {
+        (0.0, 0.0)
+    };
+    Some(Point::new(
+        guess.x + (bx as i32 - S) as f32 + ox,
+        guess.y + (by as i32 - S) as f32 + oy,
+    ))
 }
 
 /// Gaussian elimination with partial pivoting.
@@ -1303,6 +1522,29 @@ mod tests {
         assert!((b.per_minute - 12.0).abs() < 1e-9);
         assert!(b.mean_ms > 150.0 && b.mean_ms < 350.0, "{}", b.mean_ms);
         assert!(b.interval_cv > 0.2);
+    }
+
+    #[test]
+    fn a_shifted_patch_is_found_to_a_tenth_of_a_pixel() {
+        let texture = |x: f32, y: f32| -> u8 {
+            (128.0
+                + 50.0 * (x * 0.31).sin() * (y * 0.23).cos()
+                + 30.0 * ((x + 2.0 * y) * 0.17).sin()) as u8
+        };
+        let (dx, dy) = (1.3f32, -0.6f32);
+        let src = GrayImage::from_fn(80, 80, |x, y| image::Luma([texture(x as f32, y as f32)]));
+        let frame = GrayImage::from_fn(80, 80, |x, y| {
+            image::Luma([texture(x as f32 - dx, y as f32 - dy)])
+        });
+        let at = Point::new(40.0, 40.0);
+        let found = match_patch(&src, at, &frame, at).unwrap();
+        assert!(
+            (found.x - 41.3).abs() < 0.1 && (found.y - 39.4).abs() < 0.1,
+            "{found:?}"
+        );
+        // A flat patch gives nothing rather than a guess.
+        let flat = GrayImage::from_pixel(80, 80, image::Luma([90]));
+        assert!(match_patch(&flat, at, &flat, at).is_none());
     }
 
     #[test]

@@ -15,6 +15,19 @@ use std::path::Path;
 pub const MESH_POINTS: usize = 478;
 const FACE_MESH_POINTS: usize = 468;
 
+/// Mesh points the first 16 of the iris model's 71-point eye contour
+/// replace (lower lid corner to corner, then the upper lid), for the eye
+/// seen unflipped (corners 33/133) and its mirror (263/362), in the model's
+/// output order (the mapping of MediaPipe's refined-landmark graph).
+const EYE_CONTOUR_RIGHT: [usize; 16] = [
+    33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173,
+];
+const EYE_CONTOUR_LEFT: [usize; 16] = [
+    263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398,
+];
+/// The face mesh alone follows a closing lid only part of the way.
+const LID_POINTS: usize = 16;
+
 /// File names inside the model folder (as extracted from the wheel).
 pub const DETECTOR_SHORT: &str = "face_detection_short_range.tflite";
 pub const DETECTOR_FULL: &str = "face_detection_full_range_sparse.tflite";
@@ -91,6 +104,18 @@ impl MeshModels {
     /// for small ones), merged, best first.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<Detection>> {
         let pyramid = Pyramid::new(image);
+        for view in Self::views(image) {
+            let found = self.detect_in(&pyramid, &view)?;
+            if !found.is_empty() {
+                return Ok(found);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Where the detector looks, in order, until a face is found: the whole
+    /// image upright, then turned, then tiles.
+    fn views(image: &RgbImage) -> Vec<Roi> {
         // BlazeFace is trained on upright faces: a head thrown back or lying
         // sideways is looked for in turned copies when the upright one finds none.
         let (w, h) = (image.width() as f32, image.height() as f32);
@@ -109,30 +134,28 @@ impl MeshModels {
                 angle: degrees.to_radians(),
             });
         }
-        // Then a small face far from upright: overlapping tiles, turned.
-        let tile = 0.5 * w.max(h);
-        for degrees in [0.0f32, -40.0, 40.0] {
-            for ty in 0..3 {
-                for tx in 0..3 {
-                    let c = Point::new(
-                        tile / 2.0 + (w - tile).max(0.0) * tx as f32 / 2.0,
-                        tile / 2.0 + (h - tile).max(0.0) * ty as f32 / 2.0,
-                    );
-                    views.push(Roi {
-                        center: c,
-                        size: tile,
-                        angle: degrees.to_radians(),
-                    });
+        // Then a small face far from upright: overlapping tiles, turned, at
+        // two sizes (a face thrown back measures under a tenth of the image).
+        for (fraction, grid) in [(0.5f32, 3usize), (0.35, 4)] {
+            let tile = fraction * w.max(h);
+            for degrees in [0.0f32, -40.0, 40.0, -70.0, 70.0] {
+                for ty in 0..grid {
+                    for tx in 0..grid {
+                        let step = (grid - 1) as f32;
+                        let c = Point::new(
+                            tile / 2.0 + (w - tile).max(0.0) * tx as f32 / step,
+                            tile / 2.0 + (h - tile).max(0.0) * ty as f32 / step,
+                        );
+                        views.push(Roi {
+                            center: c,
+                            size: tile,
+                            angle: degrees.to_radians(),
+                        });
+                    }
                 }
             }
         }
-        for view in &views {
-            let found = self.detect_in(&pyramid, view)?;
-            if !found.is_empty() {
-                return Ok(found);
-            }
-        }
-        Ok(Vec::new())
+        views
     }
 
     fn detect_in(&self, pyramid: &Pyramid, letterbox: &Roi) -> Result<Vec<Detection>> {
@@ -207,18 +230,25 @@ impl MeshModels {
     /// mesh implies, as MediaPipe's tracking does), then the irises.
     pub fn analyze(&self, image: &RgbImage) -> Result<Vec<MeshResult>> {
         let pyramid = Pyramid::new(image);
-        let mut faces = Vec::new();
-        for d in self.detect(image)? {
-            let Some(first) = self.mesh_with(&pyramid, &Self::roi_from_detection(&d))? else {
-                continue;
-            };
-            let refined = match Self::roi_from_points(&first.points) {
-                Some(roi) => self.mesh_with(&pyramid, &roi)?.unwrap_or(first),
-                None => first,
-            };
-            faces.push(refined);
+        // A view whose detections the mesh model rejects (a weak detection
+        // on an unusual pose) does not end the search.
+        for view in Self::views(image) {
+            let mut faces = Vec::new();
+            for d in self.detect_in(&pyramid, &view)? {
+                let Some(first) = self.mesh_with(&pyramid, &Self::roi_from_detection(&d))? else {
+                    continue;
+                };
+                let refined = match Self::roi_from_points(&first.points) {
+                    Some(roi) => self.mesh_with(&pyramid, &roi)?.unwrap_or(first),
+                    None => first,
+                };
+                faces.push(refined);
+            }
+            if !faces.is_empty() {
+                return Ok(faces);
+            }
         }
-        Ok(faces)
+        Ok(Vec::new())
     }
 
     fn mesh_with(&self, pyramid: &Pyramid, roi: &Roi) -> Result<Option<MeshResult>> {
@@ -257,14 +287,41 @@ impl MeshModels {
                 .run(pyramid.crop(&eye_roi, isize, flip, 0.0, 1.0))?;
             let iris = out.get(1).filter(|v| v.len() >= 15);
             let m = isize as f32;
+            let to_image = |x: f32, y: f32| {
+                let u = x / m;
+                eye_roi.to_image(if flip { 1.0 - u } else { u }, y / m)
+            };
+            if let Some(contour) = out.first().filter(|v| v.len() >= 71 * 3) {
+                let targets = if flip {
+                    &EYE_CONTOUR_LEFT
+                } else {
+                    &EYE_CONTOUR_RIGHT
+                };
+                let lids: Vec<Point> = (0..LID_POINTS)
+                    .map(|k| to_image(contour[3 * k], contour[3 * k + 1]))
+                    .collect();
+                let iris_centre = iris.map(|v| to_image(v[0], v[1]));
+                // On an eye seen edge-on the iris model can lose the lids:
+                // then the mesh's own stay.
+                let moved = lids
+                    .iter()
+                    .zip(targets)
+                    .map(|(p, &t)| p.dist(points[t]))
+                    .sum::<f32>()
+                    / LID_POINTS as f32;
+                let sane = lids.iter().all(|p| p.x.is_finite() && p.y.is_finite())
+                    && moved < 0.2 * width
+                    && iris_centre.is_none_or(|c| inside_polygon(c, &lid_loop(&lids)));
+                if sane {
+                    for (p, &t) in lids.iter().zip(targets) {
+                        points[t] = *p;
+                    }
+                }
+            }
             let eye_depth = (depth[outer] + depth[inner]) / 2.0;
             for k in 0..5 {
                 let p = match iris {
-                    Some(v) => {
-                        let u = v[3 * k] / m;
-                        let u = if flip { 1.0 - u } else { u };
-                        eye_roi.to_image(u, v[3 * k + 1] / m)
-                    }
+                    Some(v) => to_image(v[3 * k], v[3 * k + 1]),
                     // No iris output: the eye's centre keeps the layout whole.
                     None => eye_roi.center,
                 };
@@ -279,6 +336,26 @@ impl MeshModels {
             roi: *roi,
         }))
     }
+}
+
+/// The lids as one closed loop: the lower lid corner to corner (the first
+/// 9 points), then the upper lid back from the far corner.
+fn lid_loop(lids: &[Point]) -> Vec<Point> {
+    let (lower, upper) = lids.split_at(9.min(lids.len()));
+    lower.iter().chain(upper.iter().rev()).copied().collect()
+}
+
+/// Even-odd rule.
+fn inside_polygon(p: Point, poly: &[Point]) -> bool {
+    let mut inside = false;
+    let n = poly.len();
+    for i in 0..n {
+        let (a, b) = (poly[i], poly[(i + n - 1) % n]);
+        if (a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x {
+            inside = !inside;
+        }
+    }
+    inside
 }
 
 fn sigmoid(x: f32) -> f32 {
