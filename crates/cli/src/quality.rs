@@ -18,6 +18,10 @@ pub struct QualityArgs {
     /// Print the figures as JSON (with per-frame series).
     #[arg(long)]
     json: bool,
+    /// Write a contact sheet of mouth crops at 2x (PNG): the source's mouth,
+    /// then the most open, the most closed and a p/b/m frame.
+    #[arg(long)]
+    sheet: Option<PathBuf>,
 }
 
 pub fn run(a: QualityArgs) -> Result<()> {
@@ -27,11 +31,20 @@ pub fn run(a: QualityArgs) -> Result<()> {
         }
     }
     let analyzer = crate::load_analyzer()?;
-    let report = quality::measure(&a.video, &a.source, a.audio.as_deref(), &analyzer)?;
+    let report = quality::measure_with_sheet(
+        &a.video,
+        &a.source,
+        a.audio.as_deref(),
+        &analyzer,
+        a.sheet.as_deref(),
+    )?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.table());
+        if let Some(sheet) = &a.sheet {
+            println!("mouth sheet: {}", sheet.display());
+        }
     }
     Ok(())
 }

@@ -239,6 +239,34 @@ fn open_mouth_stays_sharp_at_1080p() {
     let out = dir.path().join("pro.mp4");
     render(&image, &wav, &out, &["--mode", "pro"]);
     let q = quality(&out, &image, &wav);
+    // The contact sheet: the source's mouth, the most open, the most closed
+    // and a p/b/m frame ("some" has an m), four equal tiles at 2x.
+    let sheet = dir.path().join("sheet.png");
+    let o = mouthpiece(&[
+        "quality",
+        out.to_str().unwrap(),
+        "--source",
+        image.to_str().unwrap(),
+        "--audio",
+        wav.to_str().unwrap(),
+        "--sheet",
+        sheet.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = image::open(&sheet).expect("sheet").to_rgb8();
+    let tile = (png.width() - 3 * 6) / 4;
+    assert_eq!(png.width(), 4 * tile + 18, "four tiles");
+    assert!((tile as f64 / png.height() as f64 - 1.5).abs() < 0.02);
+    // The most open tile differs from the most closed one around the mouth.
+    let centre = |k: u32| {
+        let (cx, cy) = (k * (tile + 6) + tile / 2, png.height() / 2);
+        png.get_pixel(cx, cy).0
+    };
+    let (open, closed) = (centre(1), centre(2));
+    let diff: i32 = (0..3)
+        .map(|c| (i32::from(open[c]) - i32::from(closed[c])).abs())
+        .sum();
+    assert!(diff > 30, "open {open:?} vs closed {closed:?}");
     assert!(f(&q, "height") >= 1080.0);
     assert!(
         f(&q, "sharpness.open_frames") >= 20.0,

@@ -127,6 +127,18 @@ pub fn measure(
     audio: Option<&Path>,
     faces: &FaceAnalyzer,
 ) -> Result<QualityReport> {
+    measure_with_sheet(video, source, audio, faces, None)
+}
+
+/// [`measure`], and with `sheet` a contact sheet of mouth crops at 2x: the
+/// source's mouth, then the most open, the most closed and a p/b/m frame.
+pub fn measure_with_sheet(
+    video: &Path,
+    source: &Path,
+    audio: Option<&Path>,
+    faces: &FaceAnalyzer,
+    sheet: Option<&Path>,
+) -> Result<QualityReport> {
     let (w, h, fps) = probe(video)?;
     let portrait = load_portrait_file(source, &PortraitLimits::default())?;
     let src = if portrait.dimensions() == (w as u32, h as u32) {
@@ -180,6 +192,10 @@ pub fn measure(
     // Background figures on about 60 frames spread over the clip.
     let estimate = probe_frames(video).unwrap_or(0).max(1);
     let step = (estimate / 60).max(1);
+    let mut crops = SheetFrames {
+        pbm_index: sheet.and_then(|_| pbm_frame(video, audio, fps)),
+        ..SheetFrames::default()
+    };
     loop {
         if !read_full(&mut stdout, &mut buf)? {
             break;
@@ -195,6 +211,11 @@ pub fn measure(
             &src_box,
         );
         let lm = tracked.as_ref().map(|f| f.landmarks.clone());
+        if sheet.is_some() {
+            if let Some(l) = &lm {
+                crops.offer(index, &img, l);
+            }
+        }
         mesh_poses.push(
             tracked
                 .as_ref()
@@ -223,6 +244,9 @@ pub fn measure(
         index += 1;
     }
     let _ = child.wait();
+    if let Some(path) = sheet {
+        write_sheet(path, &src, &src_lm, &crops)?;
+    }
     let n = landmarks.len();
     if n == 0 {
         return Err(io_err(format!(
@@ -941,6 +965,89 @@ fn match_patch(source: &GrayImage, src: Point, frame: &GrayImage, guess: Point) 
         guess.x + (bx as i32 - S) as f32 + ox,
         guess.y + (by as i32 - S) as f32 + oy,
     ))
+}
+
+/// The frames a contact sheet shows, kept while the video is decoded.
+#[derive(Default)]
+struct SheetFrames {
+    pbm_index: Option<usize>,
+    open: Option<(f64, RgbImage, Vec<Point>)>,
+    closed: Option<(f64, RgbImage, Vec<Point>)>,
+    pbm: Option<(RgbImage, Vec<Point>)>,
+}
+
+impl SheetFrames {
+    fn offer(&mut self, index: usize, img: &RgbImage, l: &[Point]) {
+        if l.len() != 68 {
+            return;
+        }
+        let m = mouth_open(l);
+        if self.open.as_ref().is_none_or(|o| m > o.0) {
+            self.open = Some((m, img.clone(), l.to_vec()));
+        }
+        if self.closed.as_ref().is_none_or(|c| m < c.0) {
+            self.closed = Some((m, img.clone(), l.to_vec()));
+        }
+        if self.pbm_index == Some(index) {
+            self.pbm = Some((img.clone(), l.to_vec()));
+        }
+    }
+}
+
+/// The middle frame of the longest p/b/m closure the speech's own timeline
+/// has (shape A), when there is speech to read.
+fn pbm_frame(video: &Path, audio: Option<&Path>, fps: f64) -> Option<usize> {
+    let track = crate::media::decode_audio_file(audio.unwrap_or(video), None).ok()?;
+    let (timeline, _) = crate::timeline::automatic(&track, &crate::timeline::Hints::default());
+    let cue = timeline
+        .cues
+        .iter()
+        .filter(|c| c.shape == crate::timeline::Shape::A)
+        .max_by(|a, b| (a.end - a.start).total_cmp(&(b.end - b.start)))?;
+    Some((((cue.start + cue.end) / 2.0) * fps).floor() as usize)
+}
+
+/// Mouth crops side by side, each centred on its own mouth and sized from
+/// the source's mouth width, scaled 2x; a grey bar between them.
+fn write_sheet(path: &Path, src: &RgbImage, src_lm: &[Point], f: &SheetFrames) -> Result<()> {
+    let width = src_lm[54].dist(src_lm[48]).max(8.0);
+    let (cw, ch) = ((1.8 * width).round() as u32, (1.2 * width).round() as u32);
+    let crop = |img: &RgbImage, l: &[Point]| -> RgbImage {
+        let c = centroid(l, &[48, 51, 54, 57]);
+        let (x0, y0) = (c.x - cw as f32 / 2.0, c.y - ch as f32 / 2.0);
+        let tile = RgbImage::from_fn(cw, ch, |x, y| {
+            let (sx, sy) = (x0 + x as f32, y0 + y as f32);
+            if sx < 0.0 || sy < 0.0 || sx >= img.width() as f32 || sy >= img.height() as f32 {
+                image::Rgb([0, 0, 0])
+            } else {
+                *img.get_pixel(sx as u32, sy as u32)
+            }
+        });
+        image::imageops::resize(&tile, cw * 2, ch * 2, image::imageops::FilterType::Lanczos3)
+    };
+    let mut tiles = vec![crop(src, src_lm)];
+    for (img, l) in [
+        f.open.as_ref().map(|o| (&o.1, &o.2)),
+        f.closed.as_ref().map(|c| (&c.1, &c.2)),
+        f.pbm.as_ref().map(|p| (&p.0, &p.1)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        tiles.push(crop(img, l));
+    }
+    let gap = 6u32;
+    let n = tiles.len() as u32;
+    let mut out = RgbImage::from_pixel(
+        n * cw * 2 + (n - 1) * gap,
+        ch * 2,
+        image::Rgb([128, 128, 128]),
+    );
+    for (k, t) in tiles.iter().enumerate() {
+        image::imageops::replace(&mut out, t, i64::from(k as u32 * (cw * 2 + gap)), 0);
+    }
+    out.save(path)
+        .map_err(|e| io_err(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Gaussian elimination with partial pivoting.

@@ -9,6 +9,7 @@
 
 pub mod detect;
 pub mod landmarks;
+pub mod lips;
 pub mod mesh;
 pub mod regions;
 pub mod tflite;
@@ -43,13 +44,15 @@ impl Face {
         Regions::from_mesh(&self.mesh)
     }
 
-    fn from_mesh(m: mesh::MeshResult) -> Option<Self> {
-        let landmarks = Regions::layout68(&m.points)?;
-        let rect = Rect::bounding(&m.points[..468]);
+    fn from_mesh(image: &RgbImage, m: mesh::MeshResult) -> Option<Self> {
+        let mut landmarks = Regions::layout68(&m.points)?;
+        let mut points = m.points;
+        lips::refine_inner_lips(image, &mut landmarks, &mut points);
+        let rect = Rect::bounding(&points[..468]);
         Some(Face {
             rect,
             landmarks,
-            mesh: m.points,
+            mesh: points,
             depth: m.depth,
             roi: Some(m.roi),
         })
@@ -105,7 +108,7 @@ impl FaceAnalyzer {
             Backend::Mesh(models) => models
                 .analyze(image)?
                 .into_iter()
-                .filter_map(Face::from_mesh)
+                .filter_map(|m| Face::from_mesh(image, m))
                 .collect(),
             Backend::Dlib { cascade, predictor } => {
                 let gray = image::imageops::grayscale(image);
@@ -148,7 +151,9 @@ impl FaceAnalyzer {
     /// crop's axis-aligned box is dlib's box.
     pub fn face_in(&self, image: &RgbImage, roi: &Roi) -> Result<Option<Face>> {
         match &self.backend {
-            Backend::Mesh(models) => Ok(models.mesh(image, roi)?.and_then(Face::from_mesh)),
+            Backend::Mesh(models) => Ok(models
+                .mesh(image, roi)?
+                .and_then(|m| Face::from_mesh(image, m))),
             Backend::Dlib { predictor, .. } => {
                 let b = Rect::new(
                     roi.center.x - roi.size / 2.0,
