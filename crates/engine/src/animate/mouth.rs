@@ -341,8 +341,10 @@ impl MouthPainter {
             // Lower teeth: a bright run ending at the lower lip.
             let low = run_from_bottom(&is_t);
             if edge.is_none() && is_t.iter().filter(|&&t| t).count() * 10 > n * 7 {
-                // Teeth from lip to lip with no visible bite line.
-                edge = Some(n * 11 / 20);
+                // Teeth from lip to lip with no visible bite line: the upper
+                // row resting on the lower lip (cut through, it would show
+                // two rows when the jaw drops).
+                edge = Some(n - 1);
             }
             if let Some(e) = edge {
                 upper[c] = Some((top, at(e) + 0.25));
@@ -364,55 +366,24 @@ impl MouthPainter {
         smooth_runs(&mut lower);
         // Only the upper teeth stay with the skull; everything below them
         // (tongue, lower teeth) rides on the jaw, so a closing jaw slides the
-        // lower teeth up behind the upper ones. The dividing line is kept as
-        // a share of the opening, filled in from the nearest columns where
-        // the teeth were seen, then median-smoothed: no steps or spikes.
+        // lower teeth up behind the upper ones. The dividing line is one
+        // smooth curve across the mouth (a robust quadratic through the
+        // incisal edges seen, lowered below nearly every tooth tip): an edge
+        // found column by column leaves steps and notches in the teeth.
         let gap_at = |c: usize| {
             let a = a_lo + c as f32;
             (self.upper_rest.at(a), self.lower_rest.at(a))
         };
-        let share: Vec<Option<f32>> = (0..cols)
-            .map(|c| {
-                let (u0, l0) = gap_at(c);
-                upper[c].map(|u| ((u.1 + 0.5 - u0) / (l0 - u0).max(0.5)).clamp(0.0, 1.0))
-            })
+        let edges: Vec<(f32, f32)> = (0..cols)
+            .filter_map(|c| upper[c].map(|u| (a_lo + c as f32, u.1 + 0.5)))
             .collect();
-        let known: Vec<usize> = (0..cols).filter(|&c| share[c].is_some()).collect();
-        let filled: Vec<f32> = (0..cols)
-            .map(|c| {
-                share[c]
-                    .or_else(|| {
-                        known
-                            .iter()
-                            .min_by_key(|&&k| k.abs_diff(c))
-                            .and_then(|&k| share[k])
-                    })
-                    .unwrap_or(0.0)
-            })
-            .collect();
-        let med: Vec<f32> = (0..cols)
-            .map(|c| {
-                let mut w: Vec<f32> = filled[c.saturating_sub(4)..(c + 5).min(cols)].to_vec();
-                w.sort_by(f32::total_cmp);
-                w[w.len() / 2]
-            })
-            .collect();
-        // The line must pass below every tooth tip: the local maximum of the
-        // smoothed edge, then a light average, plus a little margin.
-        let low_edge: Vec<f32> = (0..cols)
-            .map(|c| {
-                med[c.saturating_sub(2)..(c + 3).min(cols)]
-                    .iter()
-                    .copied()
-                    .fold(0.0f32, f32::max)
-            })
-            .collect();
+        let curve = fit_smile_curve(&edges, 0.06 * w);
         let split = (0..cols)
             .map(|c| {
-                let w = &low_edge[c.saturating_sub(1)..(c + 2).min(cols)];
-                let k = w.iter().sum::<f32>() / w.len() as f32;
                 let (u0, l0) = gap_at(c);
-                (u0 + k * (l0 - u0).max(0.0) + 0.75).min(l0.max(u0))
+                // No upper teeth seen: all of the opening rides on the jaw.
+                let edge = curve.as_ref().map_or(u0, |f| f(a_lo + c as f32));
+                (edge + 0.75).clamp(u0, l0.max(u0))
             })
             .collect();
         // Painted lower teeth where the source shows none: decided once for
@@ -794,8 +765,8 @@ fn grain(src: &RgbImage, centre: Point, radius: f32) -> f32 {
 }
 
 /// The incisal edge of the upper teeth in a column of whiteness scores
-/// (0.5 px apart, from the upper lip down): the largest drop over 2 px in the
-/// upper three quarters, where what lies above is clearly brighter than lip.
+/// (0.5 px apart, from the upper lip down): the largest drop over 2 px,
+/// where what lies above is clearly brighter than lip.
 fn incisal_edge(col: &[f32], lip_score: f32) -> Option<usize> {
     let n = col.len();
     if n < 8 {
@@ -808,7 +779,7 @@ fn incisal_edge(col: &[f32], lip_score: f32) -> Option<usize> {
         })
         .collect();
     let mut best: Option<(usize, f32)> = None;
-    for i in 2..(n * 3 / 4).min(n - 2) {
+    for i in 2..n - 2 {
         let drop = sm[i - 2] - sm[i + 2];
         let above = &sm[i.saturating_sub(6)..i - 1];
         let bright = above.iter().sum::<f32>() / above.len().max(1) as f32;
@@ -817,6 +788,88 @@ fn incisal_edge(col: &[f32], lip_score: f32) -> Option<usize> {
         }
     }
     best.map(|b| b.0)
+}
+
+/// A curve h(a) = c0 + c1 a + c2 a^2 through (a, h) points, fitted with
+/// Tukey weights (`scale`: residuals beyond about 4.7 times it count for
+/// nothing), then lowered so that 90 % of the inliers lie above it. None
+/// with too few points.
+fn fit_smile_curve(points: &[(f32, f32)], scale: f32) -> Option<impl Fn(f32) -> f32> {
+    if points.len() < 6 {
+        return None;
+    }
+    let a_mid = points.iter().map(|p| p.0).sum::<f32>() / points.len() as f32;
+    let span = points
+        .iter()
+        .map(|p| (p.0 - a_mid).abs())
+        .fold(1.0f32, f32::max);
+    let mut weights = vec![1.0f64; points.len()];
+    let mut coef = [0.0f64; 3];
+    for _ in 0..8 {
+        let mut ata = [[0.0f64; 3]; 3];
+        let mut atb = [0.0f64; 3];
+        for (p, w) in points.iter().zip(&weights) {
+            let x = f64::from((p.0 - a_mid) / span);
+            let row = [1.0, x, x * x];
+            for i in 0..3 {
+                atb[i] += w * row[i] * f64::from(p.1);
+                for j in 0..3 {
+                    ata[i][j] += w * row[i] * row[j];
+                }
+            }
+        }
+        coef = solve3(ata, atb)?;
+        let c = 4.685 * f64::from(scale.max(0.5));
+        for (p, w) in points.iter().zip(weights.iter_mut()) {
+            let x = f64::from((p.0 - a_mid) / span);
+            let r = f64::from(p.1) - (coef[0] + coef[1] * x + coef[2] * x * x);
+            let u = r / c;
+            *w = if u.abs() < 1.0 {
+                (1.0 - u * u).powi(2)
+            } else {
+                0.0
+            };
+        }
+    }
+    let eval = move |a: f32| {
+        let x = f64::from((a - a_mid) / span);
+        coef[0] + coef[1] * x + coef[2] * x * x
+    };
+    let mut below: Vec<f64> = points
+        .iter()
+        .zip(&weights)
+        .filter(|(_, w)| **w > 0.0)
+        .map(|(p, _)| (f64::from(p.1) - eval(p.0)).max(0.0))
+        .collect();
+    below.sort_by(f64::total_cmp);
+    let lift = below.get(below.len() * 9 / 10).copied().unwrap_or(0.0);
+    Some(move |a: f32| (eval(a) + lift) as f32)
+}
+
+/// Gaussian elimination with partial pivoting.
+fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
+    for col in 0..3 {
+        let piv = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        let pivot_row = a[col];
+        for r in col + 1..3 {
+            let f = a[r][col] / pivot_row[col];
+            for (v, p) in a[r].iter_mut().zip(pivot_row).skip(col) {
+                *v -= f * p;
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut x = [0.0f64; 3];
+    for r in (0..3).rev() {
+        let s: f64 = (r + 1..3).map(|k| a[r][k] * x[k]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
 /// Longest run of `true` that ends in the lower 40 % (from the bottom up).
@@ -953,4 +1006,33 @@ fn smooth_closed(pts: &[Point], steps: usize) -> Vec<Point> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_teeth_line_is_one_smooth_curve_below_the_tips() {
+        // Incisal edges on a smile curve, a little uneven, with gaps between
+        // teeth read as edges far too high or too low.
+        let truth = |a: f32| 20.0 + 0.004 * a * a;
+        let mut pts: Vec<(f32, f32)> = (-40..=40)
+            .map(|a| {
+                let a = a as f32;
+                (a, truth(a) + 0.6 * (a * 1.7).sin())
+            })
+            .collect();
+        for k in [5usize, 20, 33, 60] {
+            pts[k].1 -= 12.0;
+        }
+        pts[70].1 += 9.0;
+        let curve = fit_smile_curve(&pts, 2.0).unwrap();
+        for a in -40..=40 {
+            let a = a as f32;
+            let d = curve(a) - truth(a);
+            assert!((0.0..1.5).contains(&d), "at {a}: {d}");
+        }
+        assert!(fit_smile_curve(&pts[..4], 2.0).is_none());
+    }
 }
