@@ -573,7 +573,11 @@ impl MouthPainter {
             // The source's own mouth: its lower part rides on the jaw, its
             // upper part on the skull (drawn last: upper teeth overlap).
             let split = pl.split[col];
-            let alpha = (h_jaw - split + 0.5).clamp(0.0, 1.0);
+            // Only where the source has something below the split: past
+            // its lower lip line a repeated row would smear lip into the
+            // mouth, and the painted interior shows instead.
+            let alpha = (h_jaw - split + 0.5).clamp(0.0, 1.0)
+                * (lo_rest - h_jaw + 0.5).clamp(0.0, 1.0);
             if alpha > 0.0 {
                 let row = h_jaw.clamp(split, (lo_rest - 0.5).max(split));
                 c = mix(c, ctx.source(p, row - h), alpha);
