@@ -552,8 +552,10 @@ impl MouthPainter {
         );
 
         // Tongue: a dome rising from the floor of the mouth, with the jaw.
-        let wide = smoothstep(0.3, 0.85, ctx.open);
-        let tongue_h = w * (0.05 + 0.13 * ctx.tongue) * wide.max(ctx.tongue * 0.7);
+        // It lies on the floor of the mouth whenever the mouth is open, not
+        // only on wide vowels: a mouth without one reads as a black hole.
+        let wide = smoothstep(0.1, 0.6, ctx.open);
+        let tongue_h = w * (0.08 + 0.12 * ctx.tongue) * wide.max(ctx.tongue * 0.7);
         if tongue_h > 0.2 && u.abs() < 1.0 {
             let top = lo_rest - tongue_h * (1.0 - u * u).max(0.0).powf(0.7);
             let alpha = (h_jaw - top + 0.5).clamp(0.0, 1.0);
@@ -576,8 +578,8 @@ impl MouthPainter {
             // Only where the source has something below the split: past
             // its lower lip line a repeated row would smear lip into the
             // mouth, and the painted interior shows instead.
-            let alpha = (h_jaw - split + 0.5).clamp(0.0, 1.0)
-                * (lo_rest - h_jaw + 0.5).clamp(0.0, 1.0);
+            let alpha =
+                (h_jaw - split + 0.5).clamp(0.0, 1.0) * (lo_rest - h_jaw + 0.5).clamp(0.0, 1.0);
             if alpha > 0.0 {
                 let row = h_jaw.clamp(split, (lo_rest - 0.5).max(split));
                 c = mix(c, ctx.source(p, row - h), alpha);
