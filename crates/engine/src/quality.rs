@@ -825,7 +825,7 @@ fn parallax_fit(r: &[Point], toward: &[f64], l: &[Point]) -> Option<ParallaxFit>
     Some(ParallaxFit {
         centre,
         depth_mean,
-        x: solve6(ata, atb)?,
+        x: crate::geometry::solve_linear(ata, atb)?,
     })
 }
 
@@ -1048,32 +1048,6 @@ fn write_sheet(path: &Path, src: &RgbImage, src_lm: &[Point], f: &SheetFrames) -
     }
     out.save(path)
         .map_err(|e| io_err(format!("cannot write {}: {e}", path.display())))
-}
-
-/// Gaussian elimination with partial pivoting.
-fn solve6(mut a: [[f64; 6]; 6], mut b: [f64; 6]) -> Option<[f64; 6]> {
-    for col in 0..6 {
-        let piv = (col..6).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[piv][col].abs() < 1e-12 {
-            return None;
-        }
-        a.swap(col, piv);
-        b.swap(col, piv);
-        let pivot_row = a[col];
-        for row in col + 1..6 {
-            let f = a[row][col] / pivot_row[col];
-            for (v, p) in a[row].iter_mut().zip(pivot_row.iter()).skip(col) {
-                *v -= f * p;
-            }
-            b[row] -= f * b[col];
-        }
-    }
-    let mut x = [0.0f64; 6];
-    for row in (0..6).rev() {
-        let s: f64 = (row + 1..6).map(|k| a[row][k] * x[k]).sum();
-        x[row] = (b[row] - s) / a[row][row];
-    }
-    Some(x)
 }
 
 // ---------------------------------------------------------------------------

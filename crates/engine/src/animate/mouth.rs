@@ -824,7 +824,7 @@ fn fit_smile_curve(points: &[(f32, f32)], scale: f32) -> Option<impl Fn(f32) -> 
                 }
             }
         }
-        coef = solve3(ata, atb)?;
+        coef = crate::geometry::solve_linear(ata, atb)?;
         let c = 4.685 * f64::from(scale.max(0.5));
         for (p, w) in points.iter().zip(weights.iter_mut()) {
             let x = f64::from((p.0 - a_mid) / span);
@@ -850,32 +850,6 @@ fn fit_smile_curve(points: &[(f32, f32)], scale: f32) -> Option<impl Fn(f32) -> 
     below.sort_by(f64::total_cmp);
     let lift = below.get(below.len() * 9 / 10).copied().unwrap_or(0.0);
     Some(move |a: f32| (eval(a) + lift) as f32)
-}
-
-/// Gaussian elimination with partial pivoting.
-fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
-    for col in 0..3 {
-        let piv = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[piv][col].abs() < 1e-12 {
-            return None;
-        }
-        a.swap(col, piv);
-        b.swap(col, piv);
-        let pivot_row = a[col];
-        for r in col + 1..3 {
-            let f = a[r][col] / pivot_row[col];
-            for (v, p) in a[r].iter_mut().zip(pivot_row).skip(col) {
-                *v -= f * p;
-            }
-            b[r] -= f * b[col];
-        }
-    }
-    let mut x = [0.0f64; 3];
-    for r in (0..3).rev() {
-        let s: f64 = (r + 1..3).map(|k| a[r][k] * x[k]).sum();
-        x[r] = (b[r] - s) / a[r][r];
-    }
-    x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
 /// Longest run of `true` that ends in the lower 40 % (from the bottom up).
