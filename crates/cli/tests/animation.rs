@@ -278,3 +278,44 @@ fn open_mouth_stays_sharp_at_1080p() {
         "open mouth sharpness {sharp} of the source face"
     );
 }
+
+#[test]
+fn a_black_and_white_photo_stays_grey_inside_the_mouth() {
+    // Painted teeth, cavity and tongue take the photo's colourlessness.
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speech(dir.path(), "s.wav", SHORT_TEXT);
+    let grey = dir.path().join("grey.png");
+    let img = image::open(sample("biden.jpg")).unwrap().to_luma8();
+    image::DynamicImage::ImageLuma8(img)
+        .to_rgb8()
+        .save(&grey)
+        .unwrap();
+    let out = dir.path().join("grey.mp4");
+    render(&grey, &wav, &out, &[]);
+    let probe = ffprobe_json(&out);
+    let v = stream(&probe, "video");
+    let (w, h) = (
+        v["width"].as_u64().unwrap() as usize,
+        v["height"].as_u64().unwrap() as usize,
+    );
+    let o = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&out)
+        .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let frame = w * h + 2 * (w / 2) * (h / 2);
+    let frames: Vec<&[u8]> = o.stdout.chunks_exact(frame).collect();
+    assert!(frames.len() > 100);
+    let worst = frames
+        .iter()
+        .flat_map(|f| f[w * h..].iter())
+        .map(|&c| (i32::from(c) - 128).abs())
+        .max()
+        .unwrap();
+    assert!(worst <= 2, "colour in a grey render: chroma off by {worst}");
+    // And the mouth did open (the test would pass on a still face).
+    let q = quality(&out, &grey, &wav);
+    assert!(f(&q, "sharpness.open_frames") >= 10.0);
+}

@@ -119,6 +119,9 @@ pub struct MouthPainter {
     tongue: [f32; 3],
     /// Photo grain to match, grey levels.
     grain: f32,
+    /// How much colour the painted parts keep: 0 on a black-and-white
+    /// photo (painted ivory and red would be the only colour in it).
+    saturation: f32,
     /// Source mouth frame: origin and axes.
     origin: Point,
     across: Point,
@@ -176,6 +179,7 @@ impl MouthPainter {
             cavity: [40.0, 18.0, 18.0],
             tongue: [150.0, 70.0, 70.0],
             grain: 1.0,
+            saturation: 1.0,
             origin: Point::default(),
             across: Point::new(1.0, 0.0),
             down: Point::new(0.0, 1.0),
@@ -221,6 +225,10 @@ impl MouthPainter {
                 skin[k] += c[k] / 4.0;
             }
         }
+        // A grey (or sepia-faint) face: its skin and lips barely differ
+        // between channels.
+        let chroma = |c: [f32; 3]| c[0].max(c[1]).max(c[2]) - c[0].min(c[1]).min(c[2]);
+        p.saturation = smoothstep(6.0, 18.0, (chroma(skin) + chroma(lip)) / 2.0);
         let light = (luma(skin) / 165.0).clamp(0.45, 1.1);
         let cast = {
             let m = (skin[0] + skin[1] + skin[2]) / 3.0;
@@ -516,6 +524,8 @@ impl MouthPainter {
                 let p = Point::new(x as f32, y as f32);
                 let r = p.minus(origin);
                 let c = self.colour(p, dot(r, across), dot(r, down), &ctx);
+                let grey = luma(c);
+                let c = c.map(|v| grey + (v - grey) * self.saturation);
                 let (xu, yu) = (x as usize, y as usize);
                 let under = out.get(xu, yu);
                 let mut o = [0u8; 3];
