@@ -3,8 +3,8 @@
 //! portraits runs when `MOUTHPIECE_PORTRAITS` names it (the README's test
 //! command passes `../shared/portraits` when it exists).
 
-use mouthpiece_engine::animate::rig::point_in_polygon;
 use mouthpiece_engine::face::{Face, FaceAnalyzer};
+use mouthpiece_engine::geometry::point_in_polygon;
 use mouthpiece_engine::geometry::Point;
 use mouthpiece_engine::models::ModelPaths;
 use mouthpiece_engine::pipeline::{self, EncoderTuning, NoProgress, RenderRequest};

@@ -16,7 +16,7 @@
 
 use super::perform::{FrameState, HeadPose};
 use super::pose::MouthPose;
-use crate::geometry::{Point, Rect};
+use crate::geometry::{point_in_polygon, Point, Rect};
 use spade::{ConstrainedDelaunayTriangulation, HasPosition, Point2, Triangulation};
 
 pub const LANDMARKS: usize = 68;
@@ -747,18 +747,6 @@ fn triangulate(points: &[Point]) -> Option<Vec<[usize; 3]>> {
         tris.push(idx);
     }
     Some(tris)
-}
-
-pub fn point_in_polygon(p: Point, poly: &[Point]) -> bool {
-    let mut inside = false;
-    let n = poly.len();
-    for i in 0..n {
-        let (a, b) = (poly[i], poly[(i + n - 1) % n]);
-        if (a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x {
-            inside = !inside;
-        }
-    }
-    inside
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! lip point is moved to where the lip's colour ends, searched from the
 //! middle of its lip towards the other lip.
 
+use super::Regions;
 use crate::geometry::Point;
 use image::RgbImage;
 
@@ -14,16 +15,6 @@ const UPPER: [(usize, usize, usize, usize); 3] =
     [(50, 61, 67, 58), (51, 62, 66, 57), (52, 63, 65, 56)];
 const LOWER: [(usize, usize, usize, usize); 3] =
     [(58, 67, 61, 50), (57, 66, 62, 51), (56, 65, 63, 52)];
-
-/// Mesh indices of the layout's inner lip points 61-63 and 65-67.
-const MESH_OF: [(usize, usize); 6] = [
-    (61, 81),
-    (62, 13),
-    (63, 311),
-    (65, 402),
-    (66, 14),
-    (67, 178),
-];
 
 fn colour(img: &RgbImage, p: Point) -> Option<[f32; 3]> {
     let (x, y) = (p.x.round(), p.y.round());
@@ -115,9 +106,9 @@ pub fn refine_inner_lips(img: &RgbImage, landmarks: &mut [Point], mesh: &mut [Po
             landmarks[k] = *p;
         }
     }
-    for (lm, m) in MESH_OF {
-        if let Some(slot) = mesh.get_mut(m) {
-            *slot = landmarks[lm];
+    for (_, inner, ..) in UPPER.iter().chain(LOWER.iter()) {
+        if let Some(slot) = Regions::mesh_index(*inner).and_then(|m| mesh.get_mut(m)) {
+            *slot = landmarks[*inner];
         }
     }
 }

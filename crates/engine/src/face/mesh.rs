@@ -6,7 +6,7 @@
 
 use super::tflite::TfliteModel;
 use crate::error::Result;
-use crate::geometry::{Point, Rect};
+use crate::geometry::{point_in_polygon, Point, Rect};
 use image::RgbImage;
 use std::path::Path;
 
@@ -25,9 +25,6 @@ const EYE_CONTOUR_RIGHT: [usize; 16] = [
 const EYE_CONTOUR_LEFT: [usize; 16] = [
     263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398,
 ];
-/// The face mesh alone follows a closing lid only part of the way.
-const LID_POINTS: usize = 16;
-
 /// File names inside the model folder (as extracted from the wheel).
 pub const DETECTOR_SHORT: &str = "face_detection_short_range.tflite";
 pub const DETECTOR_FULL: &str = "face_detection_full_range_sparse.tflite";
@@ -100,19 +97,6 @@ impl MeshModels {
         })
     }
 
-    /// Faces found by both detectors (short range for close faces, full range
-    /// for small ones), merged, best first.
-    pub fn detect(&self, image: &RgbImage) -> Result<Vec<Detection>> {
-        let pyramid = Pyramid::new(image);
-        for view in Self::views(image) {
-            let found = self.detect_in(&pyramid, &view)?;
-            if !found.is_empty() {
-                return Ok(found);
-            }
-        }
-        Ok(Vec::new())
-    }
-
     /// Where the detector looks, in order, until a face is found: the whole
     /// image upright, then turned, then tiles.
     fn views(image: &RgbImage) -> Vec<Roi> {
@@ -158,6 +142,8 @@ impl MeshModels {
         views
     }
 
+    /// Faces found in one view by both detectors (short range for close
+    /// faces, full range for small ones), merged, best first.
     fn detect_in(&self, pyramid: &Pyramid, letterbox: &Roi) -> Result<Vec<Detection>> {
         let letterbox = *letterbox;
         let mut all = Vec::new();
@@ -297,7 +283,8 @@ impl MeshModels {
                 } else {
                     &EYE_CONTOUR_RIGHT
                 };
-                let lids: Vec<Point> = (0..LID_POINTS)
+                // The face mesh alone follows a closing lid only part of the way.
+                let lids: Vec<Point> = (0..targets.len())
                     .map(|k| to_image(contour[3 * k], contour[3 * k + 1]))
                     .collect();
                 let iris_centre = iris.map(|v| to_image(v[0], v[1]));
@@ -308,10 +295,10 @@ impl MeshModels {
                     .zip(targets)
                     .map(|(p, &t)| p.dist(points[t]))
                     .sum::<f32>()
-                    / LID_POINTS as f32;
+                    / targets.len() as f32;
                 let sane = lids.iter().all(|p| p.x.is_finite() && p.y.is_finite())
                     && moved < 0.2 * width
-                    && iris_centre.is_none_or(|c| inside_polygon(c, &lid_loop(&lids)));
+                    && iris_centre.is_none_or(|c| point_in_polygon(c, &lid_loop(&lids)));
                 if sane {
                     for (p, &t) in lids.iter().zip(targets) {
                         points[t] = *p;
@@ -343,19 +330,6 @@ impl MeshModels {
 fn lid_loop(lids: &[Point]) -> Vec<Point> {
     let (lower, upper) = lids.split_at(9.min(lids.len()));
     lower.iter().chain(upper.iter().rev()).copied().collect()
-}
-
-/// Even-odd rule.
-fn inside_polygon(p: Point, poly: &[Point]) -> bool {
-    let mut inside = false;
-    let n = poly.len();
-    for i in 0..n {
-        let (a, b) = (poly[i], poly[(i + n - 1) % n]);
-        if (a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x {
-            inside = !inside;
-        }
-    }
-    inside
 }
 
 fn sigmoid(x: f32) -> f32 {

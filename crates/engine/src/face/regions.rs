@@ -112,4 +112,9 @@ impl Regions {
     pub fn layout68(mesh: &[Point]) -> Option<Vec<Point>> {
         (mesh.len() == super::mesh::MESH_POINTS).then(|| pick(mesh, &LAYOUT_68))
     }
+
+    /// The mesh point a 68-point layout index stands for.
+    pub fn mesh_index(layout_index: usize) -> Option<usize> {
+        LAYOUT_68.get(layout_index).copied()
+    }
 }
