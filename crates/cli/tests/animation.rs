@@ -36,7 +36,11 @@ fn render(image: &Path, audio: &Path, out: &Path, extra: &[&str]) {
 }
 
 fn quality(video: &Path, source: &Path, audio: &Path) -> Value {
-    let o = mouthpiece(&[
+    quality_with(video, source, audio, &[])
+}
+
+fn quality_with(video: &Path, source: &Path, audio: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
         "quality",
         video.to_str().unwrap(),
         "--source",
@@ -44,7 +48,9 @@ fn quality(video: &Path, source: &Path, audio: &Path) -> Value {
         "--audio",
         audio.to_str().unwrap(),
         "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = mouthpiece(&args);
     assert!(
         o.status.success(),
         "quality failed: {}",
@@ -238,21 +244,11 @@ fn open_mouth_stays_sharp_at_1080p() {
     let image = sample("obama.jpg");
     let out = dir.path().join("pro.mp4");
     render(&image, &wav, &out, &["--mode", "pro"]);
-    let q = quality(&out, &image, &wav);
-    // The contact sheet: the source's mouth, the most open, the most closed
-    // and a p/b/m frame ("some" has an m), four equal tiles at 2x.
+    // The figures, and the contact sheet: the source's mouth, the most
+    // open, the most closed and a p/b/m frame ("some" has an m), four equal
+    // tiles at 2x.
     let sheet = dir.path().join("sheet.png");
-    let o = mouthpiece(&[
-        "quality",
-        out.to_str().unwrap(),
-        "--source",
-        image.to_str().unwrap(),
-        "--audio",
-        wav.to_str().unwrap(),
-        "--sheet",
-        sheet.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let q = quality_with(&out, &image, &wav, &["--sheet", sheet.to_str().unwrap()]);
     let png = image::open(&sheet).expect("sheet").to_rgb8();
     let tile = (png.width() - 3 * 6) / 4;
     assert_eq!(png.width(), 4 * tile + 18, "four tiles");

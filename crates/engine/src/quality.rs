@@ -192,10 +192,12 @@ pub fn measure_with_sheet(
     // Background figures on about 60 frames spread over the clip.
     let estimate = probe_frames(video).unwrap_or(0).max(1);
     let step = (estimate / 60).max(1);
-    let mut crops = SheetFrames {
-        pbm_index: sheet.and_then(|_| pbm_frame(video, audio, fps)),
-        ..SheetFrames::default()
-    };
+    // The speech, decoded once: the sync figures and the sheet's p/b/m frame.
+    let speech = decode_audio_file(audio.unwrap_or(video), None).ok();
+    let mut crops = SheetFrames::new(
+        &src_lm,
+        sheet.and(speech.as_ref()).and_then(|t| pbm_frame(t, fps)),
+    );
     loop {
         if !read_full(&mut stdout, &mut buf)? {
             break;
@@ -245,7 +247,7 @@ pub fn measure_with_sheet(
     }
     let _ = child.wait();
     if let Some(path) = sheet {
-        write_sheet(path, &src, &src_lm, &crops)?;
+        crops.write(path, &src, &src_lm)?;
     }
     let n = landmarks.len();
     if n == 0 {
@@ -294,7 +296,7 @@ pub fn measure_with_sheet(
         ));
     }
 
-    let sync = match audio_envelope(video, audio) {
+    let sync = match speech.as_ref().map(audio_envelope) {
         Some(env) => av_sync(&series.mouth_open, &env, fps),
         None => SyncFigures {
             r: 0.0,
@@ -892,7 +894,7 @@ fn mesh_pose(
 }
 
 /// Where the source's patch around `src` lies in `frame`, searched within
-/// a few pixels of `guess` (zero-mean SSD, sub-pixel by a parabola); None
+/// a few pixels of `guess` (zero-mean SSD, sub-pixel by a 2-D quadratic); None
 /// on flat texture or when the best match is at the search's edge.
 fn match_patch(source: &GrayImage, src: Point, frame: &GrayImage, guess: Point) -> Option<Point> {
     const R: i32 = 7;
@@ -967,38 +969,91 @@ fn match_patch(source: &GrayImage, src: Point, frame: &GrayImage, guess: Point) 
     ))
 }
 
-/// The frames a contact sheet shows, kept while the video is decoded.
-#[derive(Default)]
+/// The mouth crops a contact sheet shows, cut while the video is decoded
+/// (the frames themselves are not kept).
 struct SheetFrames {
+    /// Crop size, from the source's mouth width.
+    cw: u32,
+    ch: u32,
     pbm_index: Option<usize>,
-    open: Option<(f64, RgbImage, Vec<Point>)>,
-    closed: Option<(f64, RgbImage, Vec<Point>)>,
-    pbm: Option<(RgbImage, Vec<Point>)>,
+    open: Option<(f64, RgbImage)>,
+    closed: Option<(f64, RgbImage)>,
+    pbm: Option<RgbImage>,
 }
 
 impl SheetFrames {
+    fn new(src_lm: &[Point], pbm_index: Option<usize>) -> Self {
+        let width = src_lm[54].dist(src_lm[48]).max(8.0);
+        SheetFrames {
+            cw: (1.8 * width).round() as u32,
+            ch: (1.2 * width).round() as u32,
+            pbm_index,
+            open: None,
+            closed: None,
+            pbm: None,
+        }
+    }
+
+    /// The mouth of `img`, centred on the landmarks' mouth, at 1x.
+    fn crop(&self, img: &RgbImage, l: &[Point]) -> RgbImage {
+        let c = centroid(l, &[48, 51, 54, 57]);
+        let (x0, y0) = (c.x - self.cw as f32 / 2.0, c.y - self.ch as f32 / 2.0);
+        RgbImage::from_fn(self.cw, self.ch, |x, y| {
+            let (sx, sy) = (x0 + x as f32, y0 + y as f32);
+            if sx < 0.0 || sy < 0.0 || sx >= img.width() as f32 || sy >= img.height() as f32 {
+                image::Rgb([0, 0, 0])
+            } else {
+                *img.get_pixel(sx as u32, sy as u32)
+            }
+        })
+    }
+
     fn offer(&mut self, index: usize, img: &RgbImage, l: &[Point]) {
         if l.len() != 68 {
             return;
         }
         let m = mouth_open(l);
         if self.open.as_ref().is_none_or(|o| m > o.0) {
-            self.open = Some((m, img.clone(), l.to_vec()));
+            self.open = Some((m, self.crop(img, l)));
         }
         if self.closed.as_ref().is_none_or(|c| m < c.0) {
-            self.closed = Some((m, img.clone(), l.to_vec()));
+            self.closed = Some((m, self.crop(img, l)));
         }
         if self.pbm_index == Some(index) {
-            self.pbm = Some((img.clone(), l.to_vec()));
+            self.pbm = Some(self.crop(img, l));
         }
+    }
+
+    /// The source's mouth, then the crops kept, side by side at 2x with a
+    /// grey bar between them.
+    fn write(&self, path: &Path, src: &RgbImage, src_lm: &[Point]) -> Result<()> {
+        let source = self.crop(src, src_lm);
+        let tiles: Vec<&RgbImage> = [
+            Some(&source),
+            self.open.as_ref().map(|o| &o.1),
+            self.closed.as_ref().map(|c| &c.1),
+            self.pbm.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let (tw, th) = (self.cw * 2, self.ch * 2);
+        let gap = 6u32;
+        let n = tiles.len() as u32;
+        let mut out = RgbImage::from_pixel(n * tw + (n - 1) * gap, th, image::Rgb([128, 128, 128]));
+        for (k, t) in tiles.into_iter().enumerate() {
+            let big = image::imageops::resize(t, tw, th, image::imageops::FilterType::Lanczos3);
+            image::imageops::replace(&mut out, &big, i64::from(k as u32 * (tw + gap)), 0);
+        }
+        out.save(path)
+            .map_err(|e| io_err(format!("cannot write {}: {e}", path.display())))
     }
 }
 
 /// The middle frame of the longest p/b/m closure the speech's own timeline
-/// has (shape A), when there is speech to read.
-fn pbm_frame(video: &Path, audio: Option<&Path>, fps: f64) -> Option<usize> {
-    let track = crate::media::decode_audio_file(audio.unwrap_or(video), None).ok()?;
-    let (timeline, _) = crate::timeline::automatic(&track, &crate::timeline::Hints::default());
+/// has (shape A).
+fn pbm_frame(track: &crate::media::AudioTrack, fps: f64) -> Option<usize> {
+    let (timeline, _) = crate::timeline::automatic(track, &crate::timeline::Hints::default());
     let cue = timeline
         .cues
         .iter()
@@ -1007,66 +1062,19 @@ fn pbm_frame(video: &Path, audio: Option<&Path>, fps: f64) -> Option<usize> {
     Some((((cue.start + cue.end) / 2.0) * fps).floor() as usize)
 }
 
-/// Mouth crops side by side, each centred on its own mouth and sized from
-/// the source's mouth width, scaled 2x; a grey bar between them.
-fn write_sheet(path: &Path, src: &RgbImage, src_lm: &[Point], f: &SheetFrames) -> Result<()> {
-    let width = src_lm[54].dist(src_lm[48]).max(8.0);
-    let (cw, ch) = ((1.8 * width).round() as u32, (1.2 * width).round() as u32);
-    let crop = |img: &RgbImage, l: &[Point]| -> RgbImage {
-        let c = centroid(l, &[48, 51, 54, 57]);
-        let (x0, y0) = (c.x - cw as f32 / 2.0, c.y - ch as f32 / 2.0);
-        let tile = RgbImage::from_fn(cw, ch, |x, y| {
-            let (sx, sy) = (x0 + x as f32, y0 + y as f32);
-            if sx < 0.0 || sy < 0.0 || sx >= img.width() as f32 || sy >= img.height() as f32 {
-                image::Rgb([0, 0, 0])
-            } else {
-                *img.get_pixel(sx as u32, sy as u32)
-            }
-        });
-        image::imageops::resize(&tile, cw * 2, ch * 2, image::imageops::FilterType::Lanczos3)
-    };
-    let mut tiles = vec![crop(src, src_lm)];
-    for (img, l) in [
-        f.open.as_ref().map(|o| (&o.1, &o.2)),
-        f.closed.as_ref().map(|c| (&c.1, &c.2)),
-        f.pbm.as_ref().map(|p| (&p.0, &p.1)),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        tiles.push(crop(img, l));
-    }
-    let gap = 6u32;
-    let n = tiles.len() as u32;
-    let mut out = RgbImage::from_pixel(
-        n * cw * 2 + (n - 1) * gap,
-        ch * 2,
-        image::Rgb([128, 128, 128]),
-    );
-    for (k, t) in tiles.iter().enumerate() {
-        image::imageops::replace(&mut out, t, i64::from(k as u32 * (cw * 2 + gap)), 0);
-    }
-    out.save(path)
-        .map_err(|e| io_err(format!("cannot write {}: {e}", path.display())))
-}
-
 // ---------------------------------------------------------------------------
 // Audio and sync
 
 /// Speech envelope: RMS per 10 ms hop at `ANALYSIS_RATE`.
-fn audio_envelope(video: &Path, audio: Option<&Path>) -> Option<Vec<f64>> {
-    let track = decode_audio_file(audio.unwrap_or(video), None).ok()?;
+fn audio_envelope(track: &crate::media::AudioTrack) -> Vec<f64> {
     let hop = (ANALYSIS_RATE / 100) as usize;
-    Some(
-        track
-            .analysis
-            .chunks(hop)
-            .map(|c| {
-                (c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / c.len() as f64)
-                    .sqrt()
-            })
-            .collect(),
-    )
+    track
+        .analysis
+        .chunks(hop)
+        .map(|c| {
+            (c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / c.len() as f64).sqrt()
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy)]
