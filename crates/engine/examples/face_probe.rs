@@ -17,6 +17,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             faces.len(),
             faces.first().map(|f| f.rect)
         );
+        if let Some(f) = faces.first() {
+            for k in [50, 51, 52, 61, 62, 63, 67, 66, 65, 58, 57, 56] {
+                println!("  {k}: {:.1} {:.1}", f.landmarks[k].x, f.landmarks[k].y);
+            }
+        }
         let mut canvas = img.clone();
         for f in &faces {
             let mut dot = |p: mouthpiece_engine::geometry::Point, c: [u8; 3], r: i32| {
@@ -36,10 +41,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for p in &f.mesh {
                 dot(*p, [0, 255, 0], 0);
             }
-            for p in &f.landmarks {
-                dot(*p, [255, 0, 0], 1);
+            for (k, p) in f.landmarks.iter().enumerate() {
+                let c = if (60..68).contains(&k) {
+                    [0, 0, 255]
+                } else {
+                    [255, 0, 0]
+                };
+                dot(*p, c, 1);
             }
-            if let Some(r) = f.regions() {
+            if let Some(r) = f
+                .regions()
+                .filter(|_| std::env::var_os("PROBE_REGIONS").is_some())
+            {
                 dot(r.right_iris.center, [0, 128, 255], 2);
                 dot(r.left_iris.center, [0, 128, 255], 2);
                 for p in r.lips_inner {
@@ -53,6 +66,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_string_lossy()
             .to_string();
         if let Some(f) = faces.first() {
+            // The mouth at 4x, for looking at the lip lines.
+            let m = mouthpiece_engine::geometry::Rect::bounding(&f.landmarks[48..68]);
+            let pad = 0.25 * m.w;
+            let (x0, y0) = ((m.x - pad).max(0.0) as u32, (m.y - pad).max(0.0) as u32);
+            let (wv, hv) = (
+                ((m.w + 2.0 * pad) as u32).min(canvas.width() - x0),
+                ((m.h + 2.0 * pad) as u32).min(canvas.height() - y0),
+            );
+            let mouth = image::imageops::crop_imm(&canvas, x0, y0, wv, hv).to_image();
+            image::imageops::resize(&mouth, wv * 4, hv * 4, image::imageops::FilterType::Nearest)
+                .save(out.join(format!("{name}_mouth.png")))?;
             let c = f.rect.center();
             let side = f.rect.w.max(f.rect.h) * 1.5;
             let x0 = (c.x - side / 2.0).max(0.0) as u32;

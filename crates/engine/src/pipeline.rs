@@ -228,8 +228,9 @@ pub fn prepare_portrait_scaled(
     let all = faces.analyze_all(&resized)?;
     let faces_found = all.len();
     let face = all.into_iter().next().ok_or(EngineError::NoFace)?;
-    let rig = FaceRig::new(&face.landmarks, w, h).ok_or(EngineError::NoFace)?;
     let painter = MouthPainter::new(&resized, &face.landmarks);
+    let rig = FaceRig::with_opening(&face.landmarks, w, h, painter.source_opening())
+        .ok_or(EngineError::NoFace)?;
     Ok(PreparedPortrait {
         renderer: FrameRenderer::new(resized, rig, painter)
             .with_output_size(ow as usize, oh as usize),

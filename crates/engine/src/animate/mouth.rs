@@ -10,7 +10,7 @@
 //! the face and carrying the photo's grain.
 
 use super::perform::FrameState;
-use super::rig::{Affine, Deformed, FaceRig, INNER_LIP};
+use super::rig::{Affine, Deformed, FaceRig, SourceOpening, INNER_LIP};
 use super::warp::{sample_bilinear, sample_cubic, RgbRegion};
 use crate::geometry::Point;
 use image::RgbImage;
@@ -272,6 +272,52 @@ impl MouthPainter {
         }
         p.ok = true;
         p
+    }
+
+    /// How the source's opening divides between the jaw and the lips, as
+    /// its teeth show it (mouth-frame pixels; the rig scales them to its own
+    /// gap). None when the source shows no teeth.
+    pub fn source_opening(&self) -> Option<SourceOpening> {
+        let plate = self.plate.as_ref()?;
+        let w = self.width;
+        // The middle fifth of the mouth, where the front teeth are.
+        let mid: Vec<usize> = (0..plate.split.len())
+            .filter(|&c| (plate.a0 + c as f32).abs() <= 0.1 * w)
+            .collect();
+        let median = |mut v: Vec<f32>| -> Option<f32> {
+            v.sort_by(f32::total_cmp);
+            v.get(v.len() / 2).copied()
+        };
+        let upper_edge = median(
+            mid.iter()
+                .filter_map(|&c| plate.upper[c].map(|u| u.1))
+                .collect(),
+        );
+        let lower_top = median(
+            mid.iter()
+                .filter_map(|&c| plate.lower[c].map(|l| l.0))
+                .collect(),
+        );
+        let top = self.upper_rest.at(0.0);
+        let bottom = self.lower_rest.at(0.0);
+        let gap = (bottom - top).max(0.0);
+        let upper_lip = upper_edge.map_or(0.15 * gap, |e| (e - top).clamp(0.0, gap));
+        let bite = upper_edge.unwrap_or(top + upper_lip);
+        let (jaw, lower_lip) = match lower_top {
+            // Both rows show: the jaw dropped by the dark between them.
+            Some(l) => ((l - bite).max(0.0), (bottom - l).max(0.0)),
+            // Lower teeth hidden behind the lower lip, their tips near it.
+            None => {
+                let rest = (bottom - bite).max(0.0);
+                let lip = rest.min(0.04 * w);
+                (rest - lip, lip)
+            }
+        };
+        Some(SourceOpening {
+            jaw,
+            upper_lip,
+            lower_lip,
+        })
     }
 
     fn frame_point(&self, a: f32, h: f32) -> Point {

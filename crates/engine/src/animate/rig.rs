@@ -65,6 +65,10 @@ pub struct FaceRig {
     pub mouth_width: f32,
     /// Lip gap in the source, along `down`.
     pub source_gap: f32,
+    /// How the source's opening divides between jaw and lips.
+    pub opening: SourceOpening,
+    /// Each inner-lip column's gap over the middle one's.
+    column_gap: [f32; 3],
     /// Distance between the eye centres, pixels.
     pub iod: f32,
     /// Eye opening (upper to lower lid) of each eye in the source, pixels.
@@ -168,6 +172,18 @@ impl FaceRig {
     /// Builds the rig from the 68 landmarks in an image of `width`x`height`.
     /// Returns None when the landmarks are unusable (wrong count, degenerate).
     pub fn new(landmarks: &[Point], width: u32, height: u32) -> Option<Self> {
+        Self::with_opening(landmarks, width, height, None)
+    }
+
+    /// Like `new`, with the source's opening divided as the teeth show it
+    /// (None: as in speech, mostly the jaw). Its parts are scaled to the
+    /// landmarks' own lip gap.
+    pub fn with_opening(
+        landmarks: &[Point],
+        width: u32,
+        height: u32,
+        opening: Option<SourceOpening>,
+    ) -> Option<Self> {
         if landmarks.len() != LANDMARKS
             || landmarks
                 .iter()
@@ -338,6 +354,17 @@ impl FaceRig {
             down,
             mouth_width,
             source_gap,
+            opening: scaled_opening(opening, along(62, 66).max(0.0)),
+            column_gap: {
+                let mid = along(62, 66).max(0.0);
+                [(61, 67), (62, 66), (63, 65)].map(|(u, l)| {
+                    if mid < 0.5 {
+                        1.0
+                    } else {
+                        (along(u, l).max(0.0) / mid).clamp(0.0, 1.5)
+                    }
+                })
+            },
             iod,
             eye_height,
             pivot,
@@ -448,16 +475,25 @@ impl FaceRig {
         let w = self.mouth_width;
         // A wide-open speaking mouth parts the lips by about 0.4 of its width.
         let target_gap = pose.open.clamp(0.0, 1.0) * 0.42 * w;
-        let extra = target_gap - self.source_gap;
-        // The jaw does most of the opening; the upper lip lifts a little.
-        let up = 0.15 * extra;
-        let low = 0.85 * extra;
-        dy(d, &[61, 62, 63], -up);
-        dy(d, &[50, 51, 52], -up * 0.8);
-        dy(d, &[49, 53], -up * 0.5);
-        dy(d, &[65, 66, 67], low);
-        dy(d, &[56, 57, 58], low * 0.95);
-        dy(d, &[55, 59], low * 0.7);
+        // From the closed rest the jaw does most of the opening and the
+        // upper lip lifts a little; the rest first undoes the photo's own
+        // opening (jaw down, lips drawn back off the teeth). The lips'
+        // inner edges move over the teeth more than their outer edges.
+        let o = self.opening;
+        let up = 0.15 * target_gap;
+        let low = 0.85 * target_gap - o.jaw;
+        // Each column of the inner lip closes its own gap: moved by the
+        // middle's, the sides of a smile would cross.
+        for (k, (u, l)) in [(61, 67), (62, 66), (63, 65)].into_iter().enumerate() {
+            let c = self.column_gap[k];
+            d[u].1 += c * o.upper_lip - up;
+            d[l].1 += -c * (o.jaw + o.lower_lip);
+        }
+        dy(d, &[50, 51, 52], 0.45 * o.upper_lip - up * 0.8);
+        dy(d, &[49, 53], 0.3 * o.upper_lip - up * 0.5);
+        dy(d, &[65, 66, 67], 0.85 * target_gap);
+        dy(d, &[56, 57, 58], low * 0.95 - 0.45 * o.lower_lip);
+        dy(d, &[55, 59], low * 0.7 - 0.3 * o.lower_lip);
         dy(d, &[48, 54, 60, 64], low * 0.3);
         dy(d, &[8], low * 0.8);
         dy(d, &[7, 9], low * 0.72);
@@ -595,6 +631,25 @@ impl FaceRig {
     }
 }
 
+/// The opening's parts, summing to the landmarks' gap (never negative).
+fn scaled_opening(opening: Option<SourceOpening>, gap: f32) -> SourceOpening {
+    let gap = gap.max(0.0);
+    let Some(o) = opening else {
+        return SourceOpening::from_gap(gap);
+    };
+    let (j, u, l) = (o.jaw.max(0.0), o.upper_lip.max(0.0), o.lower_lip.max(0.0));
+    let sum = j + u + l;
+    if sum < 1e-3 {
+        return SourceOpening::from_gap(gap);
+    }
+    let k = gap / sum;
+    SourceOpening {
+        jaw: j * k,
+        upper_lip: u * k,
+        lower_lip: l * k,
+    }
+}
+
 /// Height of a polyline of (across, down) points at `a` (clamped at the ends).
 fn curve_at(pts: &[(f32, f32)], a: f32) -> f32 {
     let (first, last) = (pts[0], pts[pts.len() - 1]);
@@ -617,6 +672,30 @@ fn curve_at(pts: &[(f32, f32)], a: f32) -> f32 {
         }
     }
     (first.1 + last.1) / 2.0
+}
+
+/// How the photo's lip gap comes about, pixels along the face's down
+/// axis: the jaw dropped (the teeth apart) and each lip drawn back off
+/// its teeth. The closed rest undoes all three: the jaw rises, the upper
+/// lip comes down over the upper teeth and the lower lip up over the
+/// lower ones, so any photo's mouth closes with its lips meeting at the
+/// bite, and speech opens it from there.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SourceOpening {
+    pub jaw: f32,
+    pub upper_lip: f32,
+    pub lower_lip: f32,
+}
+
+impl SourceOpening {
+    /// With nothing known of the teeth: mostly the jaw, as in speech.
+    pub fn from_gap(gap: f32) -> SourceOpening {
+        SourceOpening {
+            jaw: 0.85 * gap,
+            upper_lip: 0.15 * gap,
+            lower_lip: 0.0,
+        }
+    }
 }
 
 /// Deformed control points of one frame.

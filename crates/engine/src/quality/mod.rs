@@ -16,6 +16,9 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+mod mouth;
+pub use mouth::MouthFigures;
+
 /// Landmarks that do not move with speech, blinks or brows: eye corners and nose.
 const STABLE: [usize; 11] = [27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45];
 /// Rigid points for the head-pose fit (stable points plus the jaw's ends).
@@ -38,6 +41,7 @@ pub struct QualityReport {
     pub jitter_px: f64,
     pub background: BackgroundFigures,
     pub sharpness: SharpnessFigures,
+    pub mouth: MouthFigures,
     /// Per-frame measurements.
     pub series: Series,
 }
@@ -194,10 +198,13 @@ pub fn measure_with_sheet(
     let step = (estimate / 60).max(1);
     // The speech, decoded once: the sync figures and the sheet's p/b/m frame.
     let speech = decode_audio_file(audio.unwrap_or(video), None).ok();
-    let mut crops = SheetFrames::new(
-        &src_lm,
-        sheet.and(speech.as_ref()).and_then(|t| pbm_frame(t, fps)),
-    );
+    let closures = speech.as_ref().map(closures).unwrap_or_default();
+    let pauses = speech
+        .as_ref()
+        .map(|t| quiet_spans(&audio_envelope(t)))
+        .unwrap_or_default();
+    let mut crops = SheetFrames::new(&src_lm, pbm_frame(&closures, fps));
+    let mut mouth = mouth::MouthMeter::new(&src, &src_lm, &closures, &pauses, fps);
     loop {
         if !read_full(&mut stdout, &mut buf)? {
             break;
@@ -213,6 +220,7 @@ pub fn measure_with_sheet(
             &src_box,
         );
         let lm = tracked.as_ref().map(|f| f.landmarks.clone());
+        mouth.offer(index, &img, lm.as_deref());
         if sheet.is_some() {
             if let Some(l) = &lm {
                 crops.offer(index, &img, l);
@@ -336,6 +344,7 @@ pub fn measure_with_sheet(
         jitter_px,
         background,
         sharpness,
+        mouth: mouth.figures(),
         series,
     })
 }
@@ -472,6 +481,49 @@ impl QualityReport {
             format!("{:.2}", sh.mouth_vs_source_mouth),
             "(same region in the source)",
             None,
+        );
+        let m = &self.mouth;
+        row(
+            "M1",
+            "lip gap at p/b/m (widest closure)",
+            format!("{:.3} ({} closures)", m.pbm_gap_max, m.pbm_closures),
+            &format!("<= 0.04 (source {:.3})", m.source_gap),
+            (m.pbm_closures > 0).then_some(m.pbm_gap_max <= 0.04),
+        );
+        row(
+            "M1",
+            "lip gap in pauses >= 350 ms",
+            format!("{:.3} ({} frames)", m.pause_gap_max, m.pause_frames),
+            "<= 0.04",
+            (m.pause_frames > 0).then_some(m.pause_gap_max <= 0.04),
+        );
+        row(
+            "M2",
+            "edge inside the mouth / lip edge",
+            format!("{:.2}", m.edge_ratio),
+            "<= 1.0 (Sobel p98)",
+            (m.open_frames > 0).then_some(m.edge_ratio <= 1.0),
+        );
+        row(
+            "M3",
+            "mouth chroma (source face)",
+            format!("{:.0} ({:.0})", m.chroma, m.source_chroma),
+            "grey source: <= source + 2",
+            (m.source_chroma < 12.0).then_some(m.chroma <= m.source_chroma + 2.0),
+        );
+        row(
+            "M4",
+            "inside sharpness / face around",
+            format!("{:.2} ({} frames)", m.interior_sharpness, m.open_frames),
+            "0.8-1.25 (re-blur ratio)",
+            (m.open_frames > 0).then_some((0.8..=1.25).contains(&m.interior_sharpness)),
+        );
+        row(
+            "M5",
+            "frames with teeth below the lower lip",
+            format!("{}", m.teeth_below_lip_frames),
+            "0",
+            Some(m.teeth_below_lip_frames == 0),
         );
         t
     }
@@ -1050,16 +1102,47 @@ impl SheetFrames {
     }
 }
 
-/// The middle frame of the longest p/b/m closure the speech's own timeline
-/// has (shape A).
-fn pbm_frame(track: &crate::media::AudioTrack, fps: f64) -> Option<usize> {
+/// The p/b/m closures (shape A) of the speech's own timeline, in seconds.
+fn closures(track: &crate::media::AudioTrack) -> Vec<(f64, f64)> {
     let (timeline, _) = crate::timeline::automatic(track, &crate::timeline::Hints::default());
-    let cue = timeline
+    timeline
         .cues
         .iter()
         .filter(|c| c.shape == crate::timeline::Shape::A)
-        .max_by(|a, b| (a.end - a.start).total_cmp(&(b.end - b.start)))?;
-    Some((((cue.start + cue.end) / 2.0) * fps).floor() as usize)
+        .map(|c| (c.start, c.end))
+        .collect()
+}
+
+/// The middle frame of the longest closure.
+fn pbm_frame(closures: &[(f64, f64)], fps: f64) -> Option<usize> {
+    let (a, b) = closures
+        .iter()
+        .max_by(|x, y| (x.1 - x.0).total_cmp(&(y.1 - y.0)))?;
+    Some((((a + b) / 2.0) * fps).floor() as usize)
+}
+
+/// Quiet spans of the 10 ms envelope, in seconds: below 8 % of the
+/// speech's loud level (about -22 dB).
+fn quiet_spans(env: &[f64]) -> Vec<(f64, f64)> {
+    let mut sorted = env.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let Some(&loud) = sorted.get(sorted.len() * 95 / 100) else {
+        return Vec::new();
+    };
+    let limit = 0.08 * loud;
+    let mut spans = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, &v) in env.iter().chain(std::iter::once(&f64::MAX)).enumerate() {
+        match (v < limit, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                spans.push((s as f64 * 0.01, i as f64 * 0.01));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    spans
 }
 
 // ---------------------------------------------------------------------------
