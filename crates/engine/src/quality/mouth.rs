@@ -437,14 +437,15 @@ mod tests {
             let h = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 97;
             h as f32 / 96.0
         };
-        let sharp = RgbImage::from_fn(64, 64, |x, y| {
-            let v = (60.0 + 120.0 * noise(x, y)) as u8;
-            image::Rgb([v, v, v])
-        });
-        let faint = RgbImage::from_fn(64, 64, |x, y| {
-            let v = (100.0 + 20.0 * noise(x, y)) as u8;
-            image::Rgb([v, v, v])
-        });
+        // Grain at two contrasts (both well above the rounding to whole
+        // grey levels, which is itself sharp noise), and a blurred copy.
+        let grain = |k: f32| {
+            RgbImage::from_fn(64, 64, move |x, y| {
+                let v = (125.0 + 95.0 * k * (2.0 * noise(x, y) - 1.0)).round() as u8;
+                image::Rgb([v, v, v])
+            })
+        };
+        let (sharp, faint) = (grain(1.0), grain(0.3));
         let soft = image::imageops::blur(&sharp, 1.5);
         let px: Vec<(u32, u32)> = region(&sharp, &square(10.0, 10.0, 40.0), 0.0).collect();
         let (a, b, c) = (
@@ -453,7 +454,7 @@ mod tests {
             sharpness(&soft, &px).unwrap(),
         );
         assert!((a - b).abs() < 0.1 * a, "{a} {b}");
-        assert!(c < 0.6 * a, "{c} {a}");
+        assert!(c < 0.8 * a, "{c} {a}");
         let flat = RgbImage::from_pixel(64, 64, image::Rgb([90, 90, 90]));
         assert!(sharpness(&flat, &px).is_none());
     }
@@ -463,7 +464,8 @@ mod tests {
         let img = RgbImage::new(60, 60);
         let sq = square(10.0, 10.0, 20.0);
         let n = |inset: f32| region(&img, &sq, inset).count();
-        assert!((380..=420).contains(&n(0.0)), "{}", n(0.0));
+        // 21 x 21 pixel centres on or inside a 20 px square.
+        assert_eq!(n(0.0), 441);
         assert!(n(2.0) < n(0.0) && n(0.0) < n(-2.0));
         assert_eq!(
             hull(&[sq.clone(), vec![Point::new(20.0, 20.0)]].concat()).len(),
