@@ -1007,6 +1007,59 @@ pub(crate) mod tests {
         assert!(p[43].dist(lm[43]) < 1e-3, "the other eye stays open");
     }
 
+    /// A face whose photo shows an open mouth (a smile with teeth: the
+    /// lips drawn back, the jaw a little down) closes at rest, every
+    /// inner-lip column, whatever its own gap; and opens again for speech.
+    #[test]
+    fn an_open_photo_mouth_closes_at_rest() {
+        let mut lm = mean_face();
+        let gaps = [(61, 67, 10.0), (62, 66, 16.0), (63, 65, 10.0)];
+        for (u, l, g) in gaps {
+            lm[u].y -= 0.4 * g;
+            lm[l].y = lm[u].y + g;
+        }
+        lm[60].y -= 1.0;
+        for opening in [
+            None,
+            Some(SourceOpening {
+                jaw: 3.0,
+                upper_lip: 8.0,
+                lower_lip: 5.0,
+            }),
+        ] {
+            let rig = FaceRig::with_opening(&lm, 400, 480, opening).expect("rig");
+            let rest = rig.deform(&state());
+            for (u, l, _) in gaps {
+                let gap = dot(rest[l].minus(rest[u]), rig.down);
+                assert!(gap.abs() < 0.05, "{opening:?}: {u}-{l} gap {gap}");
+            }
+            let mut s = state();
+            s.mouth.open = 0.5;
+            let open = rig.deform(&s);
+            let gap = dot(open[66].minus(open[62]), rig.down);
+            let want = 0.5 * 0.42 * rig.mouth_width;
+            assert!(
+                (gap - want).abs() < 0.5,
+                "{opening:?}: open gap {gap}, want {want}"
+            );
+        }
+        // The upper lip comes down over the teeth by its own share.
+        let rig = FaceRig::with_opening(
+            &lm,
+            400,
+            480,
+            Some(SourceOpening {
+                jaw: 0.0,
+                upper_lip: 1.0,
+                lower_lip: 1.0,
+            }),
+        )
+        .expect("rig");
+        let rest = rig.deform(&state());
+        let down = dot(rest[62].minus(lm[62]), rig.down);
+        assert!((down - 8.0).abs() < 0.1, "upper lip moved {down}");
+    }
+
     #[test]
     fn head_affine_matches_points() {
         let lm = mean_face();
