@@ -17,10 +17,9 @@ PACKAGES=(
   pkg-config
 )
 
-# dlib's 68-point model and the Haar cascade (non-commercial): still the
-# default face model until the rig runs on the mesh; MOUTHPIECE_WITH_DLIB=0
-# leaves them out for a mesh-only install (MOUTHPIECE_FACE_MODEL=mediapipe).
-if [ "${MOUTHPIECE_WITH_DLIB:-1}" = 1 ]; then
+# dlib's 68-point model and the Haar cascade: the opt-in, non-commercial
+# fallback (MOUTHPIECE_FACE_MODEL=dlib); MOUTHPIECE_WITH_DLIB=1 installs them.
+if [ "${MOUTHPIECE_WITH_DLIB:-0}" = 1 ]; then
   PACKAGES+=(libdlib-data opencv-data)
 fi
 

@@ -1,12 +1,14 @@
 //! Where the shipped model files live.
 //!
-//! `MOUTHPIECE_FACE_MODEL=mediapipe`: MediaPipe's face detector, mesh and
-//! iris models (Apache-2.0), which `scripts/setup.sh` extracts into
-//! `models/mediapipe/`; `MOUTHPIECE_MODEL_DIR` points elsewhere.
-//! `dlib` (still the default while the rig moves onto the mesh): the Haar
-//! cascade + dlib 68-point path. dlib's model is trained on iBUG 300-W, whose
-//! terms exclude commercial use (`MOUTHPIECE_SHAPE_PREDICTOR` /
-//! `MOUTHPIECE_FACE_CASCADE` override its files).
+//! The default (`MOUTHPIECE_FACE_MODEL` unset or `mediapipe`): MediaPipe's
+//! face detector, mesh and iris models (Apache-2.0), which
+//! `scripts/setup.sh` extracts into `models/mediapipe/`;
+//! `MOUTHPIECE_MODEL_DIR` points elsewhere.
+//! `MOUTHPIECE_FACE_MODEL=dlib`, an opt-in fallback: the Haar cascade + dlib
+//! 68-point path. dlib's model is trained on iBUG 300-W, whose terms exclude
+//! commercial use (`MOUTHPIECE_SHAPE_PREDICTOR` / `MOUTHPIECE_FACE_CASCADE`
+//! override its files; `MOUTHPIECE_WITH_DLIB=1 scripts/setup.sh` installs
+//! them).
 
 use crate::error::{EngineError, Result};
 use crate::face::mesh;
@@ -33,14 +35,13 @@ pub enum ModelPaths {
 impl ModelPaths {
     /// Finds the models from the environment or the usual places.
     pub fn discover() -> Result<Self> {
-        // The mesh becomes the default once the rig and the mouth are tuned on
-        // it (two animation tests still measure below their targets with it).
         match std::env::var("MOUTHPIECE_FACE_MODEL").as_deref() {
-            Ok("dlib") | Err(_) => Self::discover_dlib(),
-            Ok("mediapipe") => Self::discover_mediapipe(),
+            Ok("mediapipe") | Ok("") | Err(_) => Self::discover_mediapipe(),
+            Ok("dlib") => Self::discover_dlib(),
             Ok(other) => Err(EngineError::ModelMissing {
                 path: PathBuf::from(other),
-                hint: "MOUTHPIECE_FACE_MODEL must be `dlib` (the default for now) or `mediapipe`"
+                hint: "MOUTHPIECE_FACE_MODEL must be `mediapipe` (the default) or `dlib` \
+                       (non-commercial fallback)"
                     .into(),
             }),
         }

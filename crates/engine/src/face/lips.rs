@@ -147,7 +147,14 @@ pub fn refine_inner_lips(img: &RgbImage, landmarks: &mut [Point], mesh: &mut [Po
         // Never past the middle of the facing lip.
         let limit = before[facing].lerp(before[facing_outer], 0.5);
         if let Some(edge) = lip_end(img, start, limit) {
-            moved[inner] = edge;
+            // An inner lip point stays inside the outer lips: at least a
+            // tenth of the way from its outer edge to the facing one.
+            let span = before[facing_outer].minus(before[outer]);
+            let len2 = span.x * span.x + span.y * span.y;
+            let r = edge.minus(before[outer]);
+            if len2 > 1e-6 && (r.x * span.x + r.y * span.y) / len2 >= 0.1 {
+                moved[inner] = edge;
+            }
         }
     }
     // The two lips never cross: where they would, they meet half-way.

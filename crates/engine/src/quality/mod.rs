@@ -1,9 +1,10 @@
 //! Quality figures for a rendered talking-head video, measured with the
-//! project's own face model (Haar detector + dlib 68 landmarks) on frames
-//! decoded by ffmpeg: audio–mouth correlation and lag, blinks, head motion,
-//! landmark jitter, background preservation and mouth sharpness. These are
-//! the CPU metrics of the reference survey (§4.4), reported against targets
-//! T3–T12.
+//! project's own face model (the face mesh by default, read as 68 contour
+//! points) on frames decoded by ffmpeg: audio–mouth correlation and lag,
+//! blinks, head motion, landmark jitter, background preservation, mouth
+//! sharpness and the mouth figures (closure, edges, colour, teeth). These
+//! are the CPU metrics of the reference survey (§4.4), reported against
+//! targets T3–T12 and M1–M5.
 
 use crate::error::{EngineError, Result};
 use crate::face::{detect::to_dlib_box, Face, FaceAnalyzer, Roi};
