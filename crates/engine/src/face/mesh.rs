@@ -218,9 +218,16 @@ impl MeshModels {
         let pyramid = Pyramid::new(image);
         // A view whose detections the mesh model rejects (a weak detection
         // on an unusual pose) does not end the search.
-        for view in Self::views(image) {
-            let mut faces = Vec::new();
-            for d in self.detect_in(&pyramid, &view)? {
+        for (index, view) in Self::views(image).into_iter().enumerate() {
+            let mut detections = self.detect_in(&pyramid, &view)?;
+            if index == 0 && !detections.is_empty() {
+                // Faces found upright: smaller ones beside them (a group, a
+                // face in the background) can be too few pixels at the
+                // detector's input, so the four quarters get a look too.
+                detections.extend(self.small_faces(&pyramid, image, &detections)?);
+            }
+            let mut faces: Vec<MeshResult> = Vec::new();
+            for d in detections {
                 let Some(first) = self.mesh_with(&pyramid, &Self::roi_from_detection(&d))? else {
                     continue;
                 };
@@ -228,6 +235,13 @@ impl MeshModels {
                     Some(roi) => self.mesh_with(&pyramid, &roi)?.unwrap_or(first),
                     None => first,
                 };
+                // Two detections of one face mesh to the same place.
+                if faces
+                    .iter()
+                    .any(|f| f.roi.center.dist(refined.roi.center) < 0.3 * f.roi.size)
+                {
+                    continue;
+                }
                 faces.push(refined);
             }
             if !faces.is_empty() {
@@ -235,6 +249,50 @@ impl MeshModels {
             }
         }
         Ok(Vec::new())
+    }
+
+    /// Detections in the image's four overlapping quarters (the full-range
+    /// detector, upright) that none of `known` covers.
+    fn small_faces(
+        &self,
+        pyramid: &Pyramid,
+        image: &RgbImage,
+        known: &[Detection],
+    ) -> Result<Vec<Detection>> {
+        let (w, h) = (image.width() as f32, image.height() as f32);
+        let tile = 0.6 * w.max(h);
+        let mut found = Vec::new();
+        for (fx, fy) in [(0.0f32, 0.0f32), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
+            let roi = Roi {
+                center: Point::new(
+                    tile / 2.0 + (w - tile).max(0.0) * fx,
+                    tile / 2.0 + (h - tile).max(0.0) * fy,
+                ),
+                size: tile,
+                angle: 0.0,
+            };
+            let (size, _) = self.full.input_size;
+            let out = self.full.run(pyramid.crop(&roi, size, false, -1.0, 1.0))?;
+            let (Some(boxes), Some(scores)) = (out.first(), out.get(1)) else {
+                continue;
+            };
+            found.extend(decode(
+                boxes,
+                scores,
+                &self.full_anchors,
+                size as f32,
+                0.6,
+                &roi,
+            ));
+        }
+        Ok(weighted_nms(found, 0.3)
+            .into_iter()
+            .filter(|d| {
+                !known
+                    .iter()
+                    .any(|k| k.rect.iou(&d.rect) > 0.2 || inside(&k.rect, d.rect.center()))
+            })
+            .collect())
     }
 
     fn mesh_with(&self, pyramid: &Pyramid, roi: &Roi) -> Result<Option<MeshResult>> {
@@ -323,6 +381,10 @@ impl MeshModels {
             roi: *roi,
         }))
     }
+}
+
+fn inside(r: &Rect, p: Point) -> bool {
+    p.x >= r.x && p.x <= r.right() && p.y >= r.y && p.y <= r.bottom()
 }
 
 /// The lids as one closed loop: the lower lid corner to corner (the first
