@@ -63,9 +63,8 @@ pub struct FaceRig {
     pub down: Point,
     /// Mouth width in pixels (outer lip corners).
     pub mouth_width: f32,
-    /// Lip gap in the source, along `down`.
-    pub source_gap: f32,
-    /// How the source's opening divides between jaw and lips.
+    /// How the source's opening (its middle lip gap, along `down`) divides
+    /// between jaw and lips.
     pub opening: SourceOpening,
     /// Each inner-lip column's gap over the middle one's.
     column_gap: [f32; 3],
@@ -199,8 +198,7 @@ impl FaceRig {
         }
         let (across, down) = (fr.across, fr.down);
         let along = |a: usize, b: usize| dot(l(b).minus(l(a)), down);
-        let source_gap =
-            (along(61, 67).max(0.0) + along(62, 66).max(0.0) + along(63, 65).max(0.0)) / 3.0;
+        let mid_gap = along(62, 66).max(0.0);
         let eye_c = |e: &[usize; 6]| {
             e.iter()
                 .fold(Point::default(), |a, &i| a.plus(l(i)))
@@ -353,18 +351,14 @@ impl FaceRig {
             across,
             down,
             mouth_width,
-            source_gap,
-            opening: scaled_opening(opening, along(62, 66).max(0.0)),
-            column_gap: {
-                let mid = along(62, 66).max(0.0);
-                [(61, 67), (62, 66), (63, 65)].map(|(u, l)| {
-                    if mid < 0.5 {
-                        1.0
-                    } else {
-                        (along(u, l).max(0.0) / mid).clamp(0.0, 1.5)
-                    }
-                })
-            },
+            opening: scaled_opening(opening, mid_gap),
+            column_gap: [(61, 67), (62, 66), (63, 65)].map(|(u, l)| {
+                if mid_gap < 0.5 {
+                    1.0
+                } else {
+                    (along(u, l).max(0.0) / mid_gap).clamp(0.0, 1.5)
+                }
+            }),
             iod,
             eye_height,
             pivot,
@@ -487,11 +481,10 @@ impl FaceRig {
         for (k, (u, l)) in [(61, 67), (62, 66), (63, 65)].into_iter().enumerate() {
             let c = self.column_gap[k];
             d[u].1 += c * o.upper_lip - up;
-            d[l].1 += -c * (o.jaw + o.lower_lip);
+            d[l].1 += 0.85 * target_gap - c * (o.jaw + o.lower_lip);
         }
         dy(d, &[50, 51, 52], 0.45 * o.upper_lip - up * 0.8);
         dy(d, &[49, 53], 0.3 * o.upper_lip - up * 0.5);
-        dy(d, &[65, 66, 67], 0.85 * target_gap);
         dy(d, &[56, 57, 58], low * 0.95 - 0.45 * o.lower_lip);
         dy(d, &[55, 59], low * 0.7 - 0.3 * o.lower_lip);
         dy(d, &[48, 54, 60, 64], low * 0.3);

@@ -145,28 +145,35 @@ impl MeshModels {
     /// Faces found in one view by both detectors (short range for close
     /// faces, full range for small ones), merged, best first.
     fn detect_in(&self, pyramid: &Pyramid, letterbox: &Roi) -> Result<Vec<Detection>> {
-        let letterbox = *letterbox;
-        let mut all = Vec::new();
-        for (model, anchors, threshold) in [
-            (&self.short, &self.short_anchors, 0.5),
-            (&self.full, &self.full_anchors, 0.6),
-        ] {
-            let (size, _) = model.input_size;
-            let input = pyramid.crop(&letterbox, size, false, -1.0, 1.0);
-            let out = model.run(input)?;
-            let (Some(boxes), Some(scores)) = (out.first(), out.get(1)) else {
-                continue;
-            };
-            all.extend(decode(
-                boxes,
-                scores,
-                anchors,
-                size as f32,
-                threshold,
-                &letterbox,
-            ));
-        }
+        let mut all = self.run_detector(Detector::Short, pyramid, letterbox)?;
+        all.extend(self.run_detector(Detector::Full, pyramid, letterbox)?);
         Ok(weighted_nms(all, 0.3))
+    }
+
+    /// One detector's raw detections in `letterbox` (no suppression).
+    fn run_detector(
+        &self,
+        which: Detector,
+        pyramid: &Pyramid,
+        letterbox: &Roi,
+    ) -> Result<Vec<Detection>> {
+        let (model, anchors, threshold) = match which {
+            Detector::Short => (&self.short, &self.short_anchors, 0.5),
+            Detector::Full => (&self.full, &self.full_anchors, 0.6),
+        };
+        let (size, _) = model.input_size;
+        let out = model.run(pyramid.crop(letterbox, size, false, -1.0, 1.0))?;
+        let (Some(boxes), Some(scores)) = (out.first(), out.get(1)) else {
+            return Ok(Vec::new());
+        };
+        Ok(decode(
+            boxes,
+            scores,
+            anchors,
+            size as f32,
+            threshold,
+            letterbox,
+        ))
     }
 
     /// The crop the mesh model expects around a detection.
@@ -271,19 +278,7 @@ impl MeshModels {
                 size: tile,
                 angle: 0.0,
             };
-            let (size, _) = self.full.input_size;
-            let out = self.full.run(pyramid.crop(&roi, size, false, -1.0, 1.0))?;
-            let (Some(boxes), Some(scores)) = (out.first(), out.get(1)) else {
-                continue;
-            };
-            found.extend(decode(
-                boxes,
-                scores,
-                &self.full_anchors,
-                size as f32,
-                0.6,
-                &roi,
-            ));
+            found.extend(self.run_detector(Detector::Full, pyramid, &roi)?);
         }
         Ok(weighted_nms(found, 0.3)
             .into_iter()
@@ -381,6 +376,12 @@ impl MeshModels {
             roi: *roi,
         }))
     }
+}
+
+#[derive(Clone, Copy)]
+enum Detector {
+    Short,
+    Full,
 }
 
 fn inside(r: &Rect, p: Point) -> bool {

@@ -4,6 +4,7 @@
 //! grey picture stay grey, is the inside as sharp as the face around it, and
 //! do teeth ever show below the lower lip.
 
+use super::{mouth_open, pick};
 use crate::geometry::{point_in_polygon, Point, Rect};
 use image::RgbImage;
 use serde::Serialize;
@@ -114,7 +115,7 @@ impl MouthMeter {
         let Some(l) = lm.filter(|l| l.len() == 68) else {
             return;
         };
-        let gap = gap(l);
+        let gap = mouth_open(l);
         self.gaps[index] = Some(gap);
         let outer = pick(l, &OUTER);
         self.chroma.push(percentile(
@@ -141,16 +142,8 @@ impl MouthMeter {
         ));
         let inside: Vec<(u32, u32)> = region(img, &inner, 1.0).collect();
         let width = f64::from(l[54].dist(l[48]));
-        let around = Rect::bounding(&outer);
-        let pad = 0.35 * around.w;
-        let around = Rect::new(
-            around.x - pad,
-            around.y - pad,
-            around.w + 2.0 * pad,
-            around.h + 2.0 * pad,
-        );
         let grown = grow(&inner, 2.0);
-        let face: Vec<(u32, u32)> = rect_pixels(img, &around)
+        let face: Vec<(u32, u32)> = around(img, &outer, 0.35 * Rect::bounding(&outer).w)
             .filter(|&(x, y)| !point_in_polygon(centre(x, y), &grown))
             .collect();
         if inside.len() as f64 >= 0.02 * width * width {
@@ -222,23 +215,13 @@ impl SourceMouth {
         let teeth_share =
             band.iter().filter(|&&v| v > teeth_luma).count() as f64 / band.len().max(1) as f64;
         SourceMouth {
-            gap: gap(l),
+            gap: mouth_open(l),
             lip_edge,
             chroma,
             teeth_luma,
             teeth_share,
         }
     }
-}
-
-/// Inner-lip gap over mouth width.
-fn gap(l: &[Point]) -> f64 {
-    let g = (l[61].dist(l[67]) + l[62].dist(l[66]) + l[63].dist(l[65])) / 3.0;
-    f64::from(g / l[54].dist(l[48]).max(1.0))
-}
-
-fn pick(l: &[Point], idx: &[usize]) -> Vec<Point> {
-    idx.iter().filter_map(|&i| l.get(i).copied()).collect()
 }
 
 fn centre(x: u32, y: u32) -> Point {
@@ -309,10 +292,7 @@ fn region<'a>(
     poly: &'a [Point],
     inset: f32,
 ) -> impl Iterator<Item = (u32, u32)> + 'a {
-    let b = Rect::bounding(poly);
-    let m = (-inset).max(0.0) + 1.0;
-    let r = Rect::new(b.x - m, b.y - m, b.w + 2.0 * m, b.h + 2.0 * m);
-    rect_pixels(img, &r).filter(move |&(x, y)| {
+    around(img, poly, (-inset).max(0.0) + 1.0).filter(move |&(x, y)| {
         let p = centre(x, y);
         let d = distance_to_outline(p, poly);
         if point_in_polygon(p, poly) {
@@ -329,10 +309,20 @@ fn near<'a>(
     poly: &'a [Point],
     radius: f32,
 ) -> impl Iterator<Item = (u32, u32)> + 'a {
+    around(img, poly, radius + 1.0)
+        .filter(move |&(x, y)| distance_to_outline(centre(x, y), poly) <= radius)
+}
+
+/// The pixels of the polygon's bounding box grown by `margin`.
+fn around(img: &RgbImage, poly: &[Point], margin: f32) -> impl Iterator<Item = (u32, u32)> {
     let b = Rect::bounding(poly);
-    let m = radius + 1.0;
-    let r = Rect::new(b.x - m, b.y - m, b.w + 2.0 * m, b.h + 2.0 * m);
-    rect_pixels(img, &r).filter(move |&(x, y)| distance_to_outline(centre(x, y), poly) <= radius)
+    let r = Rect::new(
+        b.x - margin,
+        b.y - margin,
+        b.w + 2.0 * margin,
+        b.h + 2.0 * margin,
+    );
+    rect_pixels(img, &r)
 }
 
 /// The polygon pushed out from its centroid by `px`.
