@@ -28,6 +28,32 @@ impl Point {
     }
 }
 
+/// The Catmull-Rom spline through p1 (t = 0) and p2 (t = 1).
+pub fn catmull_rom(p0: Point, p1: Point, p2: Point, p3: Point, t: f32) -> Point {
+    let (t2, t3) = (t * t, t * t * t);
+    let f = |a: f32, b: f32, c: f32, d: f32| {
+        0.5 * (2.0 * b
+            + (-a + c) * t
+            + (2.0 * a - 5.0 * b + 4.0 * c - d) * t2
+            + (-a + 3.0 * b - 3.0 * c + d) * t3)
+    };
+    Point::new(f(p0.x, p1.x, p2.x, p3.x), f(p0.y, p1.y, p2.y, p3.y))
+}
+
+/// A closed Catmull-Rom spline through `pts`, `steps` samples per segment.
+pub fn smooth_closed(pts: &[Point], steps: usize) -> Vec<Point> {
+    let n = pts.len();
+    let mut out = Vec::with_capacity(n * steps);
+    for i in 0..n {
+        let (p0, p1) = (pts[(i + n - 1) % n], pts[i]);
+        let (p2, p3) = (pts[(i + 1) % n], pts[(i + 2) % n]);
+        for s in 0..steps {
+            out.push(catmull_rom(p0, p1, p2, p3, s as f32 / steps as f32));
+        }
+    }
+    out
+}
+
 /// Axis-aligned rectangle in pixel coordinates (top-left origin).
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Rect {

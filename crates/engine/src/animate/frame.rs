@@ -11,7 +11,7 @@ use image::RgbImage;
 
 /// Landmarks of the face's interior (brows to chin, without the jaw line):
 /// the triangles touching them are sampled sharply.
-const INNER_FACE: std::ops::Range<usize> = 17..super::rig::LANDMARKS;
+const INNER_FACE: std::ops::Range<usize> = 17..super::rig::RIG_LANDMARKS;
 
 /// A planar YUV 4:2:0 frame (BT.709, limited range), as fed to the encoder.
 #[derive(Debug, Clone, PartialEq)]

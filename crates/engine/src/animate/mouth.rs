@@ -10,9 +10,9 @@
 //! the face and carrying the photo's grain.
 
 use super::perform::FrameState;
-use super::rig::{Affine, Deformed, FaceRig, SourceOpening, INNER_LIP};
+use super::rig::{rig_landmarks, Affine, Deformed, FaceRig, SourceOpening, INNER_LIP, LIP_COLUMNS};
 use super::warp::{sample_bilinear, sample_cubic, RgbRegion};
-use crate::geometry::Point;
+use crate::geometry::{smooth_closed, Point};
 use image::RgbImage;
 
 /// Depth of the front teeth (inter-ocular distances, as in the rig).
@@ -190,9 +190,9 @@ impl MouthPainter {
             plate: None,
             ok: false,
         };
-        if landmarks.len() != 68 {
+        let Some(landmarks) = rig_landmarks(landmarks, None) else {
             return p;
-        }
+        };
         let l = |i: usize| landmarks[i];
         let eye = l(45).minus(l(36));
         let len = eye.dist(Point::default());
@@ -253,7 +253,7 @@ impl MouthPainter {
 
         // The source's inner lip curves in the mouth frame.
         let contour: Vec<Point> = INNER_LIP.iter().map(|&i| l(i)).collect();
-        let poly = smooth_closed(&contour, 6);
+        let poly = smooth_closed(&contour, 3);
         let (upper, lower) = split_lips(&poly);
         let to_frame = |q: &Point| {
             let r = q.minus(p.origin);
@@ -520,14 +520,14 @@ impl MouthPainter {
         let len = ax.dist(Point::default()).max(1e-6);
         let across = ax.scale(1.0 / len);
         let down = Point::new(-across.y, across.x);
-        let gap_max = [(1, 7), (2, 6), (3, 5)]
+        let gap_max = LIP_COLUMNS
             .iter()
-            .map(|&(a, b)| dot(contour[b].minus(contour[a]), down))
+            .map(|&(u, l)| dot(pts[l].minus(pts[u]), down))
             .fold(0.0f32, f32::max);
         if gap_max < 0.6 {
             return;
         }
-        let poly = smooth_closed(&contour, 6);
+        let poly = smooth_closed(&contour, 3);
         let (upper, lower) = split_lips(&poly);
         let to_frame = |q: &Point| {
             let r = q.minus(origin);
@@ -1014,34 +1014,6 @@ fn row_coverage(poly: &[Point], y: f32, x0: f32, cover: &mut [f32]) {
             }
         }
     }
-}
-
-/// Closed Catmull-Rom spline through `pts`, `steps` samples per segment.
-fn smooth_closed(pts: &[Point], steps: usize) -> Vec<Point> {
-    let n = pts.len();
-    let mut out = Vec::with_capacity(n * steps);
-    for i in 0..n {
-        let p0 = pts[(i + n - 1) % n];
-        let p1 = pts[i];
-        let p2 = pts[(i + 1) % n];
-        let p3 = pts[(i + 2) % n];
-        for s in 0..steps {
-            let t = s as f32 / steps as f32;
-            let t2 = t * t;
-            let t3 = t2 * t;
-            let f = |a: f32, b: f32, c: f32, d: f32| {
-                0.5 * (2.0 * b
-                    + (-a + c) * t
-                    + (2.0 * a - 5.0 * b + 4.0 * c - d) * t2
-                    + (-a + 3.0 * b - 3.0 * c + d) * t3)
-            };
-            out.push(Point::new(
-                f(p0.x, p1.x, p2.x, p3.x),
-                f(p0.y, p1.y, p2.y, p3.y),
-            ));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -16,12 +16,53 @@
 
 use super::perform::{FrameState, HeadPose};
 use super::pose::MouthPose;
-use crate::geometry::{point_in_polygon, Point, Rect};
+use crate::geometry::{point_in_polygon, smooth_closed, Point, Rect};
 use spade::{ConstrainedDelaunayTriangulation, HasPosition, Point2, Triangulation};
 
 pub const LANDMARKS: usize = 68;
-/// Inner lip contour, in order around the mouth opening.
-pub const INNER_LIP: [usize; 8] = [60, 61, 62, 63, 64, 65, 66, 67];
+/// Landmarks the rig moves: the 68-point layout, then twelve more points of
+/// the inner lip between its own (the mesh's dense contour), so a closing
+/// smile's lips meet along a smooth line and no teeth hide between points.
+pub const RIG_LANDMARKS: usize = 80;
+/// Inner lip contour, in order around the mouth opening: the left corner,
+/// the upper lip, the right corner (position 10), the lower lip back.
+pub const INNER_LIP: [usize; 20] = [
+    60, 68, 69, 61, 70, 62, 71, 63, 72, 73, 64, 74, 75, 65, 76, 66, 77, 67, 78, 79,
+];
+/// The inner lip's columns (upper, lower), left to right, corners excluded.
+pub const LIP_COLUMNS: [(usize, usize); 9] = [
+    (68, 79),
+    (69, 78),
+    (61, 67),
+    (70, 77),
+    (62, 66),
+    (71, 76),
+    (63, 65),
+    (72, 75),
+    (73, 74),
+];
+/// Where each extra inner-lip point (68..80) lies between the layout's own:
+/// (from, to, fraction along the contour).
+const EXTRA_BETWEEN: [(usize, usize, f32); 12] = [
+    (60, 61, 1.0 / 3.0),
+    (60, 61, 2.0 / 3.0),
+    (61, 62, 0.5),
+    (62, 63, 0.5),
+    (63, 64, 1.0 / 3.0),
+    (63, 64, 2.0 / 3.0),
+    (64, 65, 1.0 / 3.0),
+    (64, 65, 2.0 / 3.0),
+    (65, 66, 0.5),
+    (66, 67, 0.5),
+    (67, 60, 1.0 / 3.0),
+    (67, 60, 2.0 / 3.0),
+];
+/// How much of its neighbours' shape (spread, smile, rounding) each extra
+/// takes from the second of them: the ones beside a corner move nearly
+/// with it, so the small triangles there never fold.
+const EXTRA_SHAPE: [f32; 12] = [
+    0.0, 0.45, 0.5, 0.5, 0.55, 1.0, 0.0, 0.45, 0.5, 0.5, 0.55, 1.0,
+];
 pub const OUTER_LIP: [usize; 12] = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59];
 pub const LEFT_EYE: [usize; 6] = [36, 37, 38, 39, 40, 41];
 pub const RIGHT_EYE: [usize; 6] = [42, 43, 44, 45, 46, 47];
@@ -66,8 +107,8 @@ pub struct FaceRig {
     /// How the source's opening (its middle lip gap, along `down`) divides
     /// between jaw and lips.
     pub opening: SourceOpening,
-    /// Each inner-lip column's gap over the middle one's.
-    column_gap: [f32; 3],
+    /// The closed rest: where each inner-lip column and corner goes.
+    rest: LipRest,
     /// Distance between the eye centres, pixels.
     pub iod: f32,
     /// Eye opening (upper to lower lid) of each eye in the source, pixels.
@@ -183,14 +224,12 @@ impl FaceRig {
         height: u32,
         opening: Option<SourceOpening>,
     ) -> Option<Self> {
-        if landmarks.len() != LANDMARKS
-            || landmarks
-                .iter()
-                .any(|p| !p.x.is_finite() || !p.y.is_finite())
-        {
+        let all = rig_landmarks(landmarks, None)?;
+        if all.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
             return None;
         }
-        let l = |i: usize| landmarks[i];
+        let landmarks = &all[..LANDMARKS];
+        let l = |i: usize| all[i];
         let fr = Frame::new(landmarks)?;
         let mouth_width = l(54).dist(l(48));
         if mouth_width < 4.0 {
@@ -211,9 +250,14 @@ impl FaceRig {
         ];
         let region = motion_region(landmarks, width, height)?;
 
-        let mut source: Vec<Point> = landmarks.to_vec();
+        let mut source: Vec<Point> = all.clone();
         let mut depth: Vec<f32> = DEPTH.to_vec();
-        let mut head_weight = vec![1.0f32; LANDMARKS];
+        // As the shapes: beside a corner at the corner's depth, so a turn
+        // of the head moves them together.
+        for (k, (a, b, _)) in EXTRA_BETWEEN.into_iter().enumerate() {
+            depth.push(DEPTH[a] + (DEPTH[b] - DEPTH[a]) * EXTRA_SHAPE[k]);
+        }
+        let mut head_weight = vec![1.0f32; RIG_LANDMARKS];
         let mut helpers: Vec<Helper> = Vec::new();
         let mut add_helper = |p: Point, z: f32, from: Vec<(usize, f32)>| {
             source.push(p);
@@ -352,13 +396,7 @@ impl FaceRig {
             down,
             mouth_width,
             opening: scaled_opening(opening, mid_gap),
-            column_gap: [(61, 67), (62, 66), (63, 65)].map(|(u, l)| {
-                if mid_gap < 0.5 {
-                    1.0
-                } else {
-                    (along(u, l).max(0.0) / mid_gap).clamp(0.0, 1.5)
-                }
-            }),
+            rest: LipRest::new(&all, across, down, scaled_opening(opening, mid_gap)),
             iod,
             eye_height,
             pivot,
@@ -383,13 +421,25 @@ impl FaceRig {
 
     /// The deformed control points and how far the jaw dropped.
     pub fn deform_full(&self, state: &FrameState) -> Deformed {
-        let mut d = vec![(0.0f32, 0.0f32); LANDMARKS];
+        let mut d = vec![(0.0f32, 0.0f32); RIG_LANDMARKS];
         let ex = &state.expression;
         let mut pose = state.mouth;
         pose.open = (pose.open + ex.jaw).clamp(0.0, 1.0);
         pose.press = pose.press.max(ex.press);
         let jaw = self.mouth(&mut d, &pose);
-        self.expression(&mut d, state);
+        // Shapes are written on the layout's points; the inner lip's extras
+        // follow their neighbours.
+        let mut shape = vec![(0.0f32, 0.0f32); RIG_LANDMARKS];
+        self.mouth_shape(&mut shape, &pose);
+        self.expression(&mut shape, state);
+        for (k, (a, b, _)) in EXTRA_BETWEEN.into_iter().enumerate() {
+            let (pa, pb, t) = (shape[a], shape[b], EXTRA_SHAPE[k]);
+            shape[LANDMARKS + k] = (pa.0 + (pb.0 - pa.0) * t, pa.1 + (pb.1 - pa.1) * t);
+        }
+        for (v, s) in d.iter_mut().zip(&shape) {
+            v.0 += s.0;
+            v.1 += s.1;
+        }
         self.lids(&mut d, state);
 
         // Face-axis offsets to image offsets.
@@ -463,38 +513,62 @@ impl FaceRig {
         }
     }
 
-    /// Lips and jaw for the mouth pose; returns the jaw drop at the lower
-    /// incisors (face "down" pixels, before head motion).
+    /// Lips and jaw for the mouth's opening, from the closed rest; returns
+    /// the jaw drop at the lower incisors (face "down" pixels, before head
+    /// motion).
     fn mouth(&self, d: &mut [(f32, f32)], pose: &MouthPose) -> f32 {
         let w = self.mouth_width;
         // A wide-open speaking mouth parts the lips by about 0.4 of its width.
         let target_gap = pose.open.clamp(0.0, 1.0) * 0.42 * w;
         // From the closed rest the jaw does most of the opening and the
-        // upper lip lifts a little; the rest first undoes the photo's own
-        // opening (jaw down, lips drawn back off the teeth). The lips'
-        // inner edges move over the teeth more than their outer edges.
-        let o = self.opening;
+        // upper lip lifts a little, less towards the corners.
+        let r = &self.rest;
         let up = 0.15 * target_gap;
-        let low = 0.85 * target_gap - o.jaw;
-        // Each column of the inner lip closes its own gap: moved by the
-        // middle's, the sides of a smile would cross.
-        for (k, (u, l)) in [(61, 67), (62, 66), (63, 65)].into_iter().enumerate() {
-            let c = self.column_gap[k];
-            d[u].1 += c * o.upper_lip - up;
-            d[l].1 += 0.85 * target_gap - c * (o.jaw + o.lower_lip);
+        let down = 0.85 * target_gap;
+        for (k, &(u, l)) in LIP_COLUMNS.iter().enumerate() {
+            let p = r.profile[k];
+            d[u].1 += r.upper[k] - up * p;
+            d[l].1 += r.lower[k] + down * p;
         }
-        dy(d, &[50, 51, 52], 0.45 * o.upper_lip - up * 0.8);
-        dy(d, &[49, 53], 0.3 * o.upper_lip - up * 0.5);
-        dy(d, &[56, 57, 58], low * 0.95 - 0.45 * o.lower_lip);
-        dy(d, &[55, 59], low * 0.7 - 0.3 * o.lower_lip);
-        dy(d, &[48, 54, 60, 64], low * 0.3);
+        for (side, &(c, outer)) in [(60, 48), (64, 54)].iter().enumerate() {
+            let (cx, cy) = r.corner[side];
+            for i in [c, outer] {
+                d[i].0 += cx;
+                d[i].1 += cy + down * 0.3;
+            }
+        }
+        // The outer lips follow their inner edges: the upper lip's red part
+        // stretches over the teeth it comes down on, the lower lip rides
+        // the jaw and stretches for the rest.
+        let lip = |k: usize| r.upper[k];
+        let jaw_part = |k: usize| r.lower[k] * r.jaw_share;
+        let lip_part = |k: usize| r.lower[k] * (1.0 - r.jaw_share);
+        for (i, k) in [(50, 2), (51, 4), (52, 6)] {
+            d[i].1 += 0.45 * lip(k) - up * 0.8;
+        }
+        for (i, k) in [(49, 1), (53, 7)] {
+            d[i].1 += 0.3 * lip(k) - up * 0.5;
+        }
+        for (i, k) in [(58, 2), (57, 4), (56, 6)] {
+            d[i].1 += jaw_part(k) + 0.45 * lip_part(k) + down * 0.95;
+        }
+        for (i, k) in [(59, 1), (55, 7)] {
+            d[i].1 += 0.8 * jaw_part(k) + 0.3 * lip_part(k) + down * 0.7;
+        }
+        let low = down - self.opening.jaw;
         dy(d, &[8], low * 0.8);
         dy(d, &[7, 9], low * 0.72);
         dy(d, &[6, 10], low * 0.55);
         dy(d, &[5, 11], low * 0.35);
         dy(d, &[4, 12], low * 0.15);
         dy(d, &[3, 13], low * 0.04);
+        let tuck = pose.teeth_on_lip.clamp(0.0, 1.0) * 0.05 * w;
+        0.9 * low - tuck * 0.3
+    }
 
+    /// Spread, rounding, pressing and the F/V tuck, on the layout's points.
+    fn mouth_shape(&self, d: &mut [(f32, f32)], pose: &MouthPose) {
+        let w = self.mouth_width;
         // Spread pulls the corners out; rounding pulls them in and bows the lips.
         let s = pose.spread.clamp(-1.0, 1.0);
         let corner = if s >= 0.0 { s * 0.07 * w } else { s * 0.13 * w };
@@ -514,7 +588,6 @@ impl FaceRig {
         // F/V: the lower lip rises and tucks under the upper teeth.
         let tuck = pose.teeth_on_lip.clamp(0.0, 1.0) * 0.05 * w;
         dy(d, &[65, 66, 67, 56, 57, 58], -tuck * 0.6);
-        0.9 * low - tuck * 0.3
     }
 
     fn expression(&self, d: &mut [(f32, f32)], state: &FrameState) {
@@ -551,7 +624,7 @@ impl FaceRig {
             dy(d, &[50, 51, 52, 61, 62, 63], -0.05 * w * sn);
             dy(d, &[49, 53], -0.03 * w * sn);
             dy(d, &[31, 32, 33, 34, 35], -0.03 * w * sn);
-            dy(d, &[48, 54], -0.01 * w * sn);
+            dy(d, &[48, 54, 60, 64], -0.01 * w * sn);
         }
         // Brows: raise (whole brow), inner raise (sad, worried), knit (angry).
         let br = e.brow_raise * 0.16 * iod;
@@ -622,6 +695,246 @@ impl FaceRig {
             }
         }
     }
+}
+
+/// The rig's landmarks from the 68-point layout: the layout, then the inner
+/// lip's extras, taken from `inner_lip` (the mesh's 20-point inner contour,
+/// in `Regions` order) or else from a spline through the layout's own inner
+/// lip. A list already holding all of them is returned as it is.
+pub fn rig_landmarks(landmarks: &[Point], inner_lip: Option<&[Point]>) -> Option<Vec<Point>> {
+    match landmarks.len() {
+        RIG_LANDMARKS => return Some(landmarks.to_vec()),
+        LANDMARKS => {}
+        _ => return None,
+    }
+    let mut all = landmarks.to_vec();
+    // Each extra at its share of the arc between the layout's points, on
+    // the spline through the dense contour (or through the layout's own
+    // inner lip): evenly spread, none crowding a corner.
+    let (ring, anchors): (Vec<Point>, [usize; 8]) = match inner_lip {
+        Some(dense) if dense.len() == INNER_LIP.len() => {
+            (dense.to_vec(), [0, 3, 5, 7, 10, 13, 15, 17])
+        }
+        _ => (landmarks[60..68].to_vec(), [0, 1, 2, 3, 4, 5, 6, 7]),
+    };
+    const STEPS: usize = 8;
+    let curve = smooth_closed(&ring, STEPS);
+    let n = curve.len();
+    for (from, _, t) in EXTRA_BETWEEN {
+        let seg = from - 60;
+        let a = anchors[seg] * STEPS;
+        let mut b = anchors[(seg + 1) % 8] * STEPS;
+        if b <= a {
+            b += n;
+        }
+        let pts: Vec<Point> = (a..=b).map(|i| curve[i % n]).collect();
+        let lengths: Vec<f32> = pts.windows(2).map(|w| w[0].dist(w[1])).collect();
+        let total: f32 = lengths.iter().sum();
+        let mut want = t * total;
+        let mut at = pts[0];
+        for (k, &len) in lengths.iter().enumerate() {
+            if want <= len || k + 1 == lengths.len() {
+                at = pts[k].lerp(
+                    pts[k + 1],
+                    if len > 1e-6 {
+                        (want / len).min(1.0)
+                    } else {
+                        0.0
+                    },
+                );
+                break;
+            }
+            want -= len;
+        }
+        all.push(at);
+    }
+    Some(all)
+}
+
+/// Where the closed rest puts the inner lips, as offsets along the face's
+/// down axis from the source, per column of `LIP_COLUMNS`, and the corners.
+#[derive(Debug, Clone, Default)]
+struct LipRest {
+    upper: [f32; 9],
+    lower: [f32; 9],
+    /// How much of the speech opening each column takes (1 in the middle,
+    /// less towards the corners).
+    profile: [f32; 9],
+    /// The inner corners' (across, down) offsets: a relaxed smile.
+    corner: [(f32, f32); 2],
+    /// The share of the lower lip's rise that is the jaw's.
+    jaw_share: f32,
+}
+
+impl LipRest {
+    /// The lips of the source meet along a seam: in each column at the
+    /// point where the upper lip, coming down over its teeth, meets the
+    /// lower one. On an open or smiling photo that seam is as curved as
+    /// the smile; the rest flattens it to a gentle curve through the
+    /// corners, lowered and drawn in, so the lips close as a relaxed
+    /// mouth, not as a grin with its teeth covered.
+    fn new(l: &[Point], across: Point, down: Point, o: SourceOpening) -> LipRest {
+        let origin = l[60].lerp(l[64], 0.5);
+        let frame = |p: Point| {
+            let r = p.minus(origin);
+            (dot(r, across), dot(r, down))
+        };
+        let w = l[54].dist(l[48]).max(1.0);
+        let gap = o.jaw + o.upper_lip + o.lower_lip;
+        let share = if gap > 0.5 {
+            (o.upper_lip / gap).clamp(0.0, 1.0)
+        } else {
+            0.15
+        };
+        let jaw_share = if o.jaw + o.lower_lip > 1e-3 {
+            o.jaw / (o.jaw + o.lower_lip)
+        } else {
+            1.0
+        };
+        let corners = [frame(l[60]), frame(l[64])];
+        let half = ((corners[1].0 - corners[0].0) / 2.0).max(1.0);
+        let mut cols = [(0.0f32, 0.0f32, 0.0f32); 9];
+        for (k, &(u, lo)) in LIP_COLUMNS.iter().enumerate() {
+            let ((au, hu), (al, hl)) = (frame(l[u]), frame(l[lo]));
+            cols[k] = ((au + al) / 2.0, hu, hl.max(hu));
+        }
+        let meets: Vec<(f32, f32)> = cols
+            .iter()
+            .map(|&(a, hu, hl)| (a, hu + share * (hl - hu)))
+            .collect();
+        // How open the photo is: a closed one keeps its own seam.
+        let relax = smoothstep(0.03 * w, 0.12 * w, gap);
+        let fit = fit_seam(&meets, half, w);
+        let mut rest = LipRest {
+            jaw_share,
+            ..LipRest::default()
+        };
+        // The corners: only ever down (a smile relaxing), and inwards with
+        // it; the seam then ends in them, so the lips beside a corner stay
+        // on their side of it.
+        let mut ends = corners;
+        if let Some(f) = &fit {
+            for (side, &(a, h)) in corners.iter().enumerate() {
+                let drop = (relax * (f(a) - h)).clamp(0.0, 0.08 * w);
+                let inward = (0.4 * drop).min(0.03 * w);
+                let sign = if side == 0 { 1.0 } else { -1.0 };
+                rest.corner[side] = (sign * inward, drop);
+                ends[side] = (a + sign * inward, h + drop);
+            }
+        }
+        // Beside each corner the closed lips run on along the corner's own
+        // line (outer corner to inner corner), so the small triangles that
+        // fan round the corner keep their sides.
+        let slope = |outer: (f32, f32), inner: (f32, f32)| {
+            let da = inner.0 - outer.0;
+            if da.abs() > 0.5 {
+                ((inner.1 - outer.1) / da).clamp(-0.5, 0.5)
+            } else {
+                0.0
+            }
+        };
+        let slopes = [
+            slope(frame(l[48]), corners[0]),
+            slope(frame(l[54]), corners[1]),
+        ];
+        let seam = fit.map(|f| {
+            let (r0, r1) = (ends[0].1 - f(ends[0].0), ends[1].1 - f(ends[1].0));
+            let span = (ends[1].0 - ends[0].0).max(1.0);
+            move |a: f32| f(a) + r0 + (r1 - r0) * ((a - ends[0].0) / span).clamp(0.0, 1.0)
+        });
+        let span = (ends[1].0 - ends[0].0).max(1.0);
+        let corner_line = |a: f32, h: f32| {
+            let side = usize::from(a > (ends[0].0 + ends[1].0) / 2.0);
+            let (ea, eh) = ends[side];
+            let near = (a - ea).abs() / (span / 2.0);
+            let on_line = 1.0 - smoothstep(0.35, 0.7, near);
+            h + on_line * (eh + slopes[side] * (a - ea) - h)
+        };
+        for (k, &(a, hu, hl)) in cols.iter().enumerate() {
+            let meet = meets[k].1;
+            let target = match &seam {
+                // Near the corners a relaxing smile takes both lips down.
+                Some(f) => (meet + relax * (f(a) - meet)).clamp(hu - 0.02 * w, hl + 0.06 * w),
+                None => meet,
+            };
+            // (Never past the source's own lips: a closed column stays.)
+            let target = corner_line(a, target).clamp(hu.min(target), hl.max(target));
+            // Beside the corners the lips stay a hair apart (a tenth of a
+            // pixel per pixel from the corner, fading out), so the slim
+            // triangles round the corner keep their sides as the face moves.
+            let from_corner = (a - ends[0].0).min(ends[1].0 - a).max(0.0);
+            let hair = 0.05 * from_corner * (1.0 - smoothstep(0.0, 0.35 * span, from_corner));
+            rest.upper[k] = (target - hair).min(hl) - hu;
+            rest.lower[k] = (target + hair).max(hu) - hl;
+            let x = (a / half).clamp(-1.0, 1.0);
+            rest.profile[k] = (1.0 - x * x).max(0.0).powf(0.35).max(0.25);
+        }
+        rest
+    }
+}
+
+/// A seam h(a) = c0 + c1 a + c2 a^2 through the columns' meeting points,
+/// its curvature held to a relaxed mouth's: the corners at most 0.03 of the
+/// mouth width above its middle, never below.
+fn fit_seam(pts: &[(f32, f32)], half: f32, w: f32) -> Option<impl Fn(f32) -> f32> {
+    let fit = |c2: Option<f32>| -> Option<(f32, f32, f32)> {
+        let n = pts.len() as f32;
+        let (mut sa, mut sa2, mut sa3, mut sa4) = (0.0f32, 0.0, 0.0, 0.0);
+        let (mut sh, mut sah, mut sa2h) = (0.0f32, 0.0, 0.0);
+        for &(a, h) in pts {
+            let h = h - c2.unwrap_or(0.0) * a * a;
+            sa += a;
+            sa2 += a * a;
+            sa3 += a * a * a;
+            sa4 += a * a * a * a;
+            sh += h;
+            sah += a * h;
+            sa2h += a * a * h;
+        }
+        match c2 {
+            Some(c2) => {
+                let det = n * sa2 - sa * sa;
+                if det.abs() < 1e-6 {
+                    return None;
+                }
+                let c0 = (sh * sa2 - sa * sah) / det;
+                let c1 = (n * sah - sa * sh) / det;
+                Some((c0, c1, c2))
+            }
+            None => {
+                // Normal equations of the 3x3 least squares, by Cramer.
+                let m = [[n, sa, sa2], [sa, sa2, sa3], [sa2, sa3, sa4]];
+                let r = [sh, sah, sa2h];
+                let det3 = |m: [[f32; 3]; 3]| {
+                    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+                };
+                let d = det3(m);
+                if d.abs() < 1e-6 * sa4.max(1.0) {
+                    return None;
+                }
+                let with = |col: usize| {
+                    let mut mm = m;
+                    for (row, v) in mm.iter_mut().zip(r) {
+                        row[col] = v;
+                    }
+                    det3(mm) / d
+                };
+                Some((with(0), with(1), with(2)))
+            }
+        }
+    };
+    let (_, _, c2) = fit(None)?;
+    // The corners' lift over the middle is -c2 half^2.
+    let lift = (-c2 * half * half).clamp(0.0, 0.03 * w);
+    let (c0, c1, c2) = fit(Some(-lift / (half * half)))?;
+    Some(move |a: f32| c0 + c1 * a + c2 * a * a)
+}
+
+fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
+    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
 }
 
 /// The opening's parts, summing to the landmarks' gap (never negative).
@@ -917,9 +1230,10 @@ pub(crate) mod tests {
     fn mesh_never_folds() {
         let lm = mean_face();
         let rig = FaceRig::new(&lm, 400, 480).expect("rig");
-        let rest = rig.deform(&state());
+        // The warp maps source triangles: none may turn over from there.
+        let rest = rig.source.clone();
         let deg = std::f32::consts::PI / 180.0;
-        let mut cases = Vec::new();
+        let mut cases = vec![state()];
         for open in [0.0, 1.0] {
             for blink in [0.0, 1.0] {
                 for (roll, yaw, pitch) in [(0.0, 0.0, 0.0), (5.0, -5.0, 5.0), (-5.0, 5.0, -5.0)] {
@@ -1022,9 +1336,9 @@ pub(crate) mod tests {
         ] {
             let rig = FaceRig::with_opening(&lm, 400, 480, opening).expect("rig");
             let rest = rig.deform(&state());
-            for (u, l, _) in gaps {
+            for (k, (u, l)) in LIP_COLUMNS.into_iter().enumerate() {
                 let gap = dot(rest[l].minus(rest[u]), rig.down);
-                assert!(gap.abs() < 0.05, "{opening:?}: {u}-{l} gap {gap}");
+                assert!(gap.abs() < hair(k), "{opening:?}: {u}-{l} gap {gap}");
             }
             let mut s = state();
             s.mouth.open = 0.5;
@@ -1050,7 +1364,94 @@ pub(crate) mod tests {
         .expect("rig");
         let rest = rig.deform(&state());
         let down = dot(rest[62].minus(lm[62]), rig.down);
-        assert!((down - 8.0).abs() < 0.1, "upper lip moved {down}");
+        assert!((down - 8.0).abs() < 1.5, "upper lip moved {down}");
+    }
+
+    /// How far apart a closed column may stay: beside the corners the lips
+    /// keep a hair's breadth apart.
+    fn hair(column: usize) -> f32 {
+        if [0, 1, 7, 8].contains(&column) {
+            0.6
+        } else {
+            0.05
+        }
+    }
+
+    /// A grin showing its teeth: corners high, the upper lip arched off the
+    /// teeth, the lower lip sagging along the smile.
+    fn teeth_smile() -> Vec<Point> {
+        let mut lm = mean_face();
+        let w = lm[54].dist(lm[48]);
+        for i in [48, 54, 60, 64] {
+            lm[i].y -= 0.1 * w;
+        }
+        for (i, lift) in [(61, 0.1), (62, 0.12), (63, 0.1)] {
+            lm[i].y -= lift * w;
+        }
+        for (i, sag) in [(67, 0.08), (66, 0.12), (65, 0.08)] {
+            lm[i].y += sag * w;
+        }
+        lm
+    }
+
+    #[test]
+    fn a_teeth_smile_closes_along_a_gentle_curve() {
+        let lm = teeth_smile();
+        let opening = SourceOpening {
+            jaw: 2.0,
+            upper_lip: 10.0,
+            lower_lip: 4.0,
+        };
+        let rig = FaceRig::with_opening(&lm, 400, 480, Some(opening)).expect("rig");
+        let rest = rig.deform(&state());
+        let w = rig.mouth_width;
+        for (k, (u, l)) in LIP_COLUMNS.into_iter().enumerate() {
+            let gap = dot(rest[l].minus(rest[u]), rig.down);
+            assert!(gap.abs() < hair(k), "{u}-{l} gap {gap}");
+        }
+        // The seam: how far its middle lies below the corners, and how
+        // much it bends from column to column.
+        let h = |i: usize| dot(rest[i], rig.down);
+        let corners = (h(60) + h(64)) / 2.0;
+        let sag = h(62) - corners;
+        assert!(sag < 0.045 * w, "the seam sags {sag} below its corners");
+        let upper: Vec<f32> = [60, 68, 69, 61, 70, 62, 71, 63, 72, 73, 64]
+            .iter()
+            .map(|&i| h(i))
+            .collect();
+        for k in 1..upper.len() - 1 {
+            let bend = upper[k - 1] - 2.0 * upper[k] + upper[k + 1];
+            assert!(
+                bend.abs() < 0.03 * w,
+                "seam bends {bend} at {k}: {upper:?}, w {w}"
+            );
+        }
+        // Speech still opens it as far as on any face.
+        let mut s = state();
+        s.mouth.open = 0.5;
+        let open = rig.deform(&s);
+        let gap = dot(open[66].minus(open[62]), rig.down);
+        assert!((gap - 0.21 * w).abs() < 0.5, "open gap {gap}");
+    }
+
+    #[test]
+    fn a_closed_photo_keeps_its_own_seam() {
+        let mut lm = mean_face();
+        for (u, l) in [(61, 67), (62, 66), (63, 65)] {
+            lm[l] = lm[u];
+        }
+        let rig = FaceRig::new(&lm, 400, 480).expect("rig");
+        let rest = rig.deform(&state());
+        for (i, (now, was)) in rest
+            .iter()
+            .zip(&rig.source)
+            .enumerate()
+            .take(RIG_LANDMARKS)
+            .skip(48)
+        {
+            let moved = now.dist(*was);
+            assert!(moved < 1.0, "{i} moved {moved} at rest");
+        }
     }
 
     #[test]

@@ -4,17 +4,26 @@
 //! lip point is moved to where the lip's colour ends, searched from the
 //! middle of its lip towards the other lip.
 
-use super::Regions;
 use crate::geometry::Point;
 use image::RgbImage;
 
-/// (outer, inner, facing inner, facing outer) points of the 68-point
-/// layout, per column of the mouth: the upper lip, then the lower lip in
-/// the same column order.
-const UPPER: [(usize, usize, usize, usize); 3] =
-    [(50, 61, 67, 58), (51, 62, 66, 57), (52, 63, 65, 56)];
-const LOWER: [(usize, usize, usize, usize); 3] =
-    [(58, 67, 61, 50), (57, 66, 62, 51), (56, 65, 63, 52)];
+/// Mesh indices of one lip column: outer upper, inner upper, inner lower,
+/// outer lower.
+type Column = (usize, usize, usize, usize);
+
+/// The mesh's lip columns, image left to right without the corners:
+/// (outer upper, inner upper, inner lower, outer lower) mesh indices.
+pub const MESH_LIP_COLUMNS: [Column; 9] = [
+    (185, 191, 95, 146),
+    (40, 80, 88, 91),
+    (39, 81, 178, 181),
+    (37, 82, 87, 84),
+    (0, 13, 14, 17),
+    (267, 312, 317, 314),
+    (269, 311, 402, 405),
+    (270, 310, 318, 321),
+    (409, 415, 324, 375),
+];
 
 fn colour(img: &RgbImage, p: Point) -> Option<[f32; 3]> {
     let (x, y) = (p.x.round(), p.y.round());
@@ -39,10 +48,17 @@ fn distance(a: [f32; 3], b: [f32; 3]) -> f32 {
     (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt()
 }
 
-/// Where the lip that holds `start` ends going towards `limit`: the first
-/// sample clearly unlike the lip. None when nothing stands out.
-fn lip_end(img: &RgbImage, start: Point, limit: Point) -> Option<Point> {
-    let lip = colour(img, start)?;
+/// Where the lip of colour `lip` ends going from `start` towards `limit`:
+/// past the first lip-like sample (within `lip_within` of the way), the
+/// first one clearly unlike the lip.
+/// None when nothing stands out.
+fn lip_end(
+    img: &RgbImage,
+    start: Point,
+    limit: Point,
+    lip: [f32; 3],
+    lip_within: f32,
+) -> Option<Point> {
     let len = start.dist(limit);
     if len < 2.0 {
         return None;
@@ -63,8 +79,13 @@ fn lip_end(img: &RgbImage, start: Point, limit: Point) -> Option<Point> {
     // from the lip far less than the bright teeth further on, and two
     // samples in a row (1 px), so one glint is no edge.
     let threshold = (0.35 * peak).clamp(25.0, 45.0);
+    // The start may lie on skin or a moustache: the lip begins at the
+    // first sample like it, if there is one before `lip_within` of the way
+    // (past it, a lip-like sample is the facing lip).
+    let within = ((lip_within.clamp(0.0, 1.0) * steps as f32) as usize).min(d.len());
+    let on = d[..within].iter().position(|&v| v < threshold).unwrap_or(0);
     let found =
-        (0..d.len().saturating_sub(1)).find(|&k| d[k] > threshold && d[k + 1] > threshold)?;
+        (on..d.len().saturating_sub(1)).find(|&k| d[k] > threshold && d[k + 1] > threshold)?;
     // The edge itself: where the step reaches half of what lies just past it.
     let local = d[found..(found + 5).min(d.len())]
         .iter()
@@ -81,36 +102,62 @@ fn lip_end(img: &RgbImage, start: Point, limit: Point) -> Option<Point> {
     Some(start.lerp(limit, t))
 }
 
-/// Moves the inner lip points of a 68-point layout (and the mesh's matching
-/// points) to the lip edges the image shows.
-pub fn refine_inner_lips(img: &RgbImage, landmarks: &mut [Point], mesh: &mut [Point]) {
-    if landmarks.len() != 68 {
+/// Moves the mesh's inner lip points to the lip edges the image shows,
+/// every column of the dense contour, so the contour stays smooth.
+pub fn refine_inner_lips(img: &RgbImage, mesh: &mut [Point]) {
+    if mesh.len() < 468 {
         return;
     }
-    let before: Vec<Point> = landmarks.to_vec();
+    let before: Vec<Point> = mesh.to_vec();
     let mut moved = before.clone();
-    for (outer, inner, facing, facing_outer) in UPPER.iter().chain(LOWER.iter()).copied() {
-        // Nearer the outer edge than the inner one: the mesh's inner lip can
-        // lie on the teeth, and the search must start on the lip.
-        let start = before[outer].lerp(before[inner], 0.3);
-        // Never past the middle of the facing lip.
-        let limit = before[facing].lerp(before[facing_outer], 0.5);
-        if let Some(edge) = lip_end(img, start, limit) {
-            // An inner lip point stays inside the outer lips: at least a
-            // tenth of the way from its outer edge to the facing one.
-            let span = before[facing_outer].minus(before[outer]);
-            let len2 = span.x * span.x + span.y * span.y;
-            let r = edge.minus(before[outer]);
-            if len2 > 1e-6 && (r.x * span.x + r.y * span.y) / len2 >= 0.1 {
-                moved[inner] = edge;
+    // Each lip's colour: the median over its columns a third of the way
+    // in from its outer edge, so a column that starts on a tooth does not
+    // take the tooth for the lip.
+    let lip_colour = |outer: fn(&Column) -> (usize, usize)| {
+        let samples: Vec<[f32; 3]> = MESH_LIP_COLUMNS
+            .iter()
+            .filter_map(|c| {
+                let (o, i) = outer(c);
+                colour(img, before[o].lerp(before[i], 0.3))
+            })
+            .collect();
+        median_colour(&samples)
+    };
+    let upper_lip = lip_colour(|c| (c.0, c.1));
+    let lower_lip = lip_colour(|c| (c.3, c.2));
+    for (outer_u, inner_u, inner_l, outer_l) in MESH_LIP_COLUMNS {
+        for (outer, inner, facing, facing_outer, lip) in [
+            (outer_u, inner_u, inner_l, outer_l, upper_lip),
+            (outer_l, inner_l, inner_u, outer_u, lower_lip),
+        ] {
+            let Some(lip) = lip else { continue };
+            // Near the outer edge: the mesh's inner lip can lie on the
+            // teeth, and the search must start on the lip.
+            let start = before[outer].lerp(before[inner], 0.1);
+            // Never past the middle of the facing lip.
+            let limit = before[facing].lerp(before[facing_outer], 0.5);
+            // The lip begins before the mesh's inner edge.
+            let len = start.dist(limit).max(1e-3);
+            let within = start.dist(before[inner]) / len + 0.05;
+            if let Some(edge) = lip_end(img, start, limit, lip, within) {
+                // An inner lip point stays inside the outer lips: at least a
+                // tenth of the way from its outer edge to the facing one.
+                let span = before[facing_outer].minus(before[outer]);
+                let len2 = span.x * span.x + span.y * span.y;
+                let r = edge.minus(before[outer]);
+                if len2 > 1e-6
+                    && (r.x * span.x + r.y * span.y) / len2 >= 0.1
+                    && edge.x.is_finite()
+                    && edge.y.is_finite()
+                {
+                    moved[inner] = edge;
+                }
             }
         }
-    }
-    // The two lips never cross: where they would, they meet half-way.
-    for ((_, up, ..), (_, lo, ..)) in UPPER.iter().zip(LOWER.iter()) {
-        let (u, l) = (moved[*up], moved[*lo]);
-        let (ub, lb) = (before[*up], before[*lo]);
-        // Along the mesh's own up-to-down direction at this column.
+        // The two lips never cross: where they would, they meet half-way,
+        // along the mesh's own up-to-down direction at this column.
+        let (u, l) = (moved[inner_u], moved[inner_l]);
+        let (ub, lb) = (before[inner_u], before[inner_l]);
         let axis = lb.minus(ub);
         let len = axis.dist(Point::default());
         if len > 1e-3 {
@@ -120,21 +167,112 @@ pub fn refine_inner_lips(img: &RgbImage, landmarks: &mut [Point], mesh: &mut [Po
             };
             if along(u) > along(l) {
                 let m = u.lerp(l, 0.5);
-                moved[*up] = m;
-                moved[*lo] = m;
+                moved[inner_u] = m;
+                moved[inner_l] = m;
             }
         }
     }
-    for (k, p) in moved.iter().enumerate().skip(60) {
-        if p.x.is_finite() && p.y.is_finite() {
-            landmarks[k] = *p;
+    // A lip's inner edge is a smooth curve: a column the search got wrong
+    // (a gap between teeth, a glint) stands out from the others.
+    let corners = (before[78], before[308]);
+    for pick in [|c: &Column| c.1, |c: &Column| c.2] {
+        let idx: Vec<usize> = MESH_LIP_COLUMNS.iter().map(pick).collect();
+        smooth_outliers(&mut moved, &idx, corners);
+    }
+    for (_, inner_u, inner_l, _) in MESH_LIP_COLUMNS {
+        mesh[inner_u] = moved[inner_u];
+        mesh[inner_l] = moved[inner_l];
+    }
+}
+
+fn median_colour(samples: &[[f32; 3]]) -> Option<[f32; 3]> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut out = [0.0f32; 3];
+    for (k, o) in out.iter_mut().enumerate() {
+        let mut v: Vec<f32> = samples.iter().map(|c| c[k]).collect();
+        v.sort_by(f32::total_cmp);
+        *o = v[v.len() / 2];
+    }
+    Some(out)
+}
+
+/// Puts points of one lip's inner edge that lie far off the quadratic
+/// through the others back on it (in the frame of the mouth corners).
+fn smooth_outliers(points: &mut [Point], idx: &[usize], (left, right): (Point, Point)) {
+    let axis = right.minus(left);
+    let width = axis.dist(Point::default());
+    if width < 4.0 || idx.len() < 5 {
+        return;
+    }
+    let across = axis.scale(1.0 / width);
+    let down = Point::new(-across.y, across.x);
+    let frame = |p: Point| {
+        let r = p.minus(left);
+        (r.x * across.x + r.y * across.y, r.x * down.x + r.y * down.y)
+    };
+    let mut pts: Vec<(f32, f32)> = idx.iter().map(|&i| frame(points[i])).collect();
+    // The worst first, each against the fit of the others, so one bad
+    // column does not drag a good one off.
+    for _ in 0..3 {
+        let mut worst: Option<(usize, f32, f32)> = None;
+        for k in 0..pts.len() {
+            let others: Vec<(f32, f32)> = pts
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != k)
+                .map(|(_, &p)| p)
+                .collect();
+            let Some(fit) = quadratic(&others) else {
+                return;
+            };
+            let want = fit(pts[k].0);
+            let off = (pts[k].1 - want).abs();
+            if off > 0.06 * width && worst.is_none_or(|w| off > w.1) {
+                worst = Some((k, off, want));
+            }
+        }
+        let Some((k, _, want)) = worst else {
+            break;
+        };
+        pts[k].1 = want;
+        let a = pts[k].0;
+        points[idx[k]] = left.plus(across.scale(a)).plus(down.scale(want));
+    }
+}
+
+/// Least-squares h = c0 + c1 a + c2 a^2.
+fn quadratic(pts: &[(f32, f32)]) -> Option<impl Fn(f32) -> f32> {
+    let mut m = [[0.0f64; 3]; 3];
+    let mut r = [0.0f64; 3];
+    for &(a, h) in pts {
+        let v = [1.0, f64::from(a), f64::from(a) * f64::from(a)];
+        for i in 0..3 {
+            for j in 0..3 {
+                m[i][j] += v[i] * v[j];
+            }
+            r[i] += v[i] * f64::from(h);
         }
     }
-    for (_, inner, ..) in UPPER.iter().chain(LOWER.iter()) {
-        if let Some(slot) = Regions::mesh_index(*inner).and_then(|m| mesh.get_mut(m)) {
-            *slot = landmarks[*inner];
-        }
+    let det3 = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det3(m);
+    if d.abs() < 1e-9 {
+        return None;
     }
+    let with = |col: usize| {
+        let mut mm = m;
+        for (row, v) in mm.iter_mut().zip(r) {
+            row[col] = v;
+        }
+        det3(mm) / d
+    };
+    let (c0, c1, c2) = (with(0) as f32, with(1) as f32, with(2) as f32);
+    Some(move |a: f32| c0 + c1 * a + c2 * a * a)
 }
 
 #[cfg(test)]
@@ -154,68 +292,50 @@ mod tests {
         })
     }
 
-    fn layout(inner_top: f32, inner_bottom: f32) -> Vec<Point> {
-        let mut l = vec![Point::new(50.0, 50.0); 68];
-        for (k, x) in [
-            (50, 40.0),
-            (51, 50.0),
-            (52, 60.0),
-            (61, 40.0),
-            (62, 50.0),
-            (63, 60.0),
-        ] {
-            l[k] = Point::new(x, if k < 60 { 40.0 } else { inner_top });
+    /// A mesh whose lip columns stand at x = 10..90: outer lips at 40 and
+    /// `outer_bottom`, inner lips at `inner_top` and `inner_bottom`.
+    fn mesh(inner_top: f32, inner_bottom: f32, outer_bottom: f32) -> Vec<Point> {
+        let mut m = vec![Point::new(50.0, 50.0); 478];
+        for (k, (ou, iu, il, ol)) in MESH_LIP_COLUMNS.iter().copied().enumerate() {
+            let x = 10.0 + 10.0 * k as f32;
+            m[ou] = Point::new(x, 40.0);
+            m[iu] = Point::new(x, inner_top);
+            m[il] = Point::new(x, inner_bottom);
+            m[ol] = Point::new(x, outer_bottom);
         }
-        for (k, x) in [
-            (58, 40.0),
-            (57, 50.0),
-            (56, 60.0),
-            (67, 40.0),
-            (66, 50.0),
-            (65, 60.0),
-        ] {
-            l[k] = Point::new(x, if k < 60 { 70.0 } else { inner_bottom });
-        }
-        l
+        m
     }
 
     #[test]
     fn a_high_inner_lip_comes_down_to_the_teeth() {
-        // The lip ends at y = 50; the layout says 45.
+        // The lip ends at y = 50; the mesh says 45.
         let img = mouth(50);
-        let mut l = layout(45.0, 62.0);
-        let mut mesh = vec![Point::default(); 478];
-        refine_inner_lips(&img, &mut l, &mut mesh);
-        for k in [61, 62, 63] {
-            assert!((l[k].y - 50.0).abs() < 1.0, "upper {k}: {}", l[k].y);
+        let mut m = mesh(45.0, 62.0, 70.0);
+        refine_inner_lips(&img, &mut m);
+        for (_, iu, il, _) in MESH_LIP_COLUMNS {
+            assert!((m[iu].y - 50.0).abs() < 1.0, "upper {iu}: {}", m[iu].y);
+            assert!((m[il].y - 62.0).abs() < 1.0, "lower {il}: {}", m[il].y);
         }
-        for k in [65, 66, 67] {
-            assert!((l[k].y - 62.0).abs() < 1.0, "lower {k}: {}", l[k].y);
-        }
-        assert!((mesh[13].y - l[62].y).abs() < 1e-6);
     }
 
     #[test]
     fn a_lower_lip_placed_on_the_teeth_comes_down_to_the_lip() {
-        // Teeth from 50 to 62, the lower lip from 62 to 70; the layout puts
+        // Teeth from 50 to 62, the lower lip from 62 to 70; the mesh puts
         // its lower lip from the teeth into the lip (inner 52, outer 68).
         let img = mouth(50);
-        let mut l = layout(50.0, 52.0);
-        for k in [56, 57, 58] {
-            l[k].y = 68.0;
-        }
-        refine_inner_lips(&img, &mut l, &mut []);
-        for k in [65, 66, 67] {
-            assert!((l[k].y - 62.0).abs() < 1.0, "lower {k}: {}", l[k].y);
+        let mut m = mesh(50.0, 52.0, 68.0);
+        refine_inner_lips(&img, &mut m);
+        for (_, _, il, _) in MESH_LIP_COLUMNS {
+            assert!((m[il].y - 62.0).abs() < 1.0, "lower {il}: {}", m[il].y);
         }
     }
 
     #[test]
-    fn flat_colour_leaves_the_layout_alone() {
+    fn flat_colour_leaves_the_mesh_alone() {
         let img = RgbImage::from_pixel(100, 100, image::Rgb([120, 90, 80]));
-        let mut l = layout(45.0, 62.0);
-        let before = l.clone();
-        refine_inner_lips(&img, &mut l, &mut []);
-        assert_eq!(l, before);
+        let mut m = mesh(45.0, 62.0, 70.0);
+        let before = m.clone();
+        refine_inner_lips(&img, &mut m);
+        assert_eq!(m, before);
     }
 }

@@ -45,9 +45,9 @@ impl Face {
     }
 
     fn from_mesh(image: &RgbImage, m: mesh::MeshResult) -> Option<Self> {
-        let mut landmarks = Regions::layout68(&m.points)?;
         let mut points = m.points;
-        lips::refine_inner_lips(image, &mut landmarks, &mut points);
+        lips::refine_inner_lips(image, &mut points);
+        let landmarks = Regions::layout68(&points)?;
         let rect = Rect::bounding(&points[..468]);
         Some(Face {
             rect,

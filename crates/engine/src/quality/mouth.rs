@@ -16,6 +16,13 @@ const OUTER: [usize; 12] = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59];
 /// The lower lip between its corners: outer edge left to right, then the
 /// inner edge back.
 const LOWER_LIP: [usize; 8] = [59, 58, 57, 56, 55, 65, 66, 67];
+/// The columns a lip gap is read along: outer upper to outer lower lip.
+const COLUMNS: [(usize, usize); 3] = [(50, 58), (51, 57), (52, 56)];
+/// The lip bands' columns in the source: (outer, inner) lip points.
+const LIP_BANDS: [(usize, usize); 6] = [(50, 61), (51, 62), (52, 63), (58, 67), (57, 66), (56, 65)];
+/// A sample this far (RGB distance) from every lip colour of the source is
+/// not lip.
+const NOT_LIP: f64 = 40.0;
 /// An opening below this (gap over mouth width) has too little inside to
 /// measure its edges or sharpness.
 const OPEN_ENOUGH: f64 = 0.12;
@@ -27,7 +34,8 @@ const PAUSE_MARGIN_S: f64 = 0.12;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MouthFigures {
-    /// The source's own inner-lip gap over mouth width.
+    /// The source's own lip gap over mouth width. Gaps are read in the
+    /// pixels between the tracked outer lips (`pixel_gap`).
     pub source_gap: f64,
     /// The widest gap at a p/b/m closure (the smallest gap within each
     /// closure, the largest over closures), and how many were measured.
@@ -54,6 +62,8 @@ pub struct MouthFigures {
 /// What the source's mouth looks like: the references for the figures.
 struct SourceMouth {
     gap: f64,
+    /// The colours of the source's lips and of the skin just past them.
+    palette: Vec<[f64; 3]>,
     lip_edge: f64,
     chroma: f64,
     /// Luma above which a pixel on the lower lip reads as a tooth.
@@ -116,7 +126,7 @@ impl MouthMeter {
             return;
         };
         let gap = mouth_open(l);
-        self.gaps[index] = Some(gap);
+        self.gaps[index] = Some(pixel_gap(img, l, &self.source.palette));
         let outer = pick(l, &OUTER);
         self.chroma.push(percentile(
             region(img, &outer, -1.0).map(|(x, y)| chroma(img, x, y)),
@@ -167,7 +177,12 @@ impl MouthMeter {
         }
         let mut pause = Vec::new();
         for &(a, b) in &self.pauses {
-            pause.extend((a..=b).filter_map(at));
+            for f in a..=b {
+                if let Some(g) = at(f) {
+                    tracing::debug!(frame = f, gap = g, "pause");
+                    pause.push(g);
+                }
+            }
         }
         let max = |v: &[f64]| v.iter().copied().fold(0.0f64, f64::max);
         let mut sharp = self.sharpness.clone();
@@ -214,14 +229,89 @@ impl SourceMouth {
         let teeth_luma = (lip_top + 30.0).min(235.0);
         let teeth_share =
             band.iter().filter(|&&v| v > teeth_luma).count() as f64 / band.len().max(1) as f64;
+        // Lip colours as the light falls across both lips.
+        let mut palette = Vec::new();
+        for &(o, i) in &LIP_BANDS {
+            for k in 1..=6 {
+                palette.push(colour_at(src, l[o].lerp(l[i], k as f32 / 8.0)));
+            }
+        }
+        tracing::trace!(?palette, lips = ?&l[48..68], "source lip palette");
         SourceMouth {
-            gap: mouth_open(l),
+            gap: pixel_gap(src, l, &palette),
+            palette,
             lip_edge,
             chroma,
             teeth_luma,
             teeth_share,
         }
     }
+}
+
+/// The lips' opening as the pixels show it, over the mouth width: along
+/// each column from the outer upper to the outer lower lip, the longest run
+/// of samples unlike every lip colour of the source (teeth, cavity, tongue
+/// in shadow) between lip samples, the widest column. A closed mouth's seam is a
+/// crease a pixel or two wide; tracked inner-lip points cannot tell that
+/// from a small opening.
+fn pixel_gap(img: &RgbImage, l: &[Point], palette: &[[f64; 3]]) -> f64 {
+    let width = f64::from(l[54].dist(l[48]));
+    if width < 4.0 || palette.is_empty() {
+        return 0.0;
+    }
+    let distance = |c: [f64; 3], r: &[f64; 3]| {
+        ((c[0] - r[0]).powi(2) + (c[1] - r[1]).powi(2) + (c[2] - r[2]).powi(2)).sqrt()
+    };
+    let mut widest = 0.0f64;
+    for &(top, bottom) in &COLUMNS {
+        let (a, b) = (l[top], l[bottom]);
+        let len = a.dist(b);
+        let steps = (2.0 * len).ceil().max(2.0) as usize;
+        let lip: Vec<bool> = (0..=steps)
+            .map(|k| {
+                let c = colour_at(img, a.lerp(b, k as f32 / steps as f32));
+                palette.iter().any(|r| distance(c, r) <= NOT_LIP)
+            })
+            .collect();
+        // Between the first and the last lip sample: a tracked outer lip
+        // may lie on the skin past the lip.
+        let (Some(first), Some(last)) = (lip.iter().position(|&v| v), lip.iter().rposition(|&v| v))
+        else {
+            continue;
+        };
+        let (mut run, mut longest) = (0usize, 0usize);
+        for &is_lip in &lip[first..=last] {
+            if is_lip {
+                run = 0;
+            } else {
+                run += 1;
+                longest = longest.max(run);
+            }
+        }
+        tracing::trace!(top, first, last, longest, steps, "pixel gap column");
+        widest = widest.max(longest as f64 * f64::from(len) / steps as f64);
+    }
+    widest / width
+}
+
+/// The mean colour of the pixel nearest `p` and its four neighbours.
+fn colour_at(img: &RgbImage, p: Point) -> [f64; 3] {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let mut c = [0.0f64; 3];
+    if w == 0 || h == 0 || !p.x.is_finite() || !p.y.is_finite() {
+        return c;
+    }
+    let (x, y) = (p.x.round() as i64, p.y.round() as i64);
+    for (dx, dy) in [(0i64, 0i64), (1, 0), (-1, 0), (0, 1), (0, -1)] {
+        let q = img.get_pixel(
+            (x + dx).clamp(0, w - 1) as u32,
+            (y + dy).clamp(0, h - 1) as u32,
+        );
+        for (v, &p) in c.iter_mut().zip(&q.0) {
+            *v += f64::from(p) / 5.0;
+        }
+    }
+    c
 }
 
 fn centre(x: u32, y: u32) -> Point {
