@@ -115,10 +115,17 @@ impl Plate {
 pub struct MouthPainter {
     lip: [f32; 3],
     teeth: [f32; 3],
-    cavity: [f32; 3],
+    /// The mouth's lining at full light: the lip's colour, redder.
+    cavity_tint: [f32; 3],
     tongue: [f32; 3],
     /// Photo grain to match, grey levels.
     grain: f32,
+    /// How soft the photo's edges are: the width, in pixels, over which
+    /// the lips' outer edge rises (1 on a crisp photo, more on a soft,
+    /// painted or upscaled one). Every painted edge and the painted grain
+    /// take this width, so nothing inside the mouth is crisper than the
+    /// face.
+    edge: f32,
     /// How much colour the painted parts keep: 0 on a black-and-white
     /// photo (painted ivory and red would be the only colour in it).
     saturation: f32,
@@ -176,9 +183,10 @@ impl MouthPainter {
         let mut p = MouthPainter {
             lip: [150.0, 90.0, 85.0],
             teeth: [225.0, 218.0, 200.0],
-            cavity: [40.0, 18.0, 18.0],
+            cavity_tint: [150.0, 70.0, 70.0],
             tongue: [150.0, 70.0, 70.0],
             grain: 1.0,
+            edge: 1.0,
             saturation: 1.0,
             origin: Point::default(),
             across: Point::new(1.0, 0.0),
@@ -239,17 +247,14 @@ impl MouthPainter {
             224.0 * light * cast[1],
             206.0 * light * cast[2],
         ];
-        p.cavity = [
-            lip[0] * 0.24 + 6.0,
-            lip[1] * 0.16 + 3.0,
-            lip[2] * 0.17 + 3.0,
-        ];
+        p.cavity_tint = [lip[0] * 0.95, lip[1] * 0.7, lip[2] * 0.72];
         p.tongue = [
             (lip[0] * 0.85 + 18.0).min(255.0),
             lip[1] * 0.55,
             lip[2] * 0.6,
         ];
         p.grain = grain(src, l(48).lerp(l(4), 0.5), width * 0.12).clamp(0.3, 4.0);
+        p.edge = edge_width(src, &landmarks, p.down, width);
 
         // The source's inner lip curves in the mouth frame.
         let contour: Vec<Point> = INNER_LIP.iter().map(|&i| l(i)).collect();
@@ -456,21 +461,11 @@ impl MouthPainter {
     /// Uses the source's own teeth and mouth colours for what gets painted.
     fn adopt_colours(&mut self, src: &RgbImage, plate: &Plate) {
         let mut teeth = Vec::new();
-        let mut dark = Vec::new();
         for (c, run) in plate.upper.iter().enumerate() {
             let a = plate.a0 + c as f32;
             if let Some((t, b)) = run {
                 let h = t + (b - t) * 0.6;
                 teeth.push(px(src, self.frame_point(a, h)));
-            }
-            let below = run
-                .map(|r| r.1 + 1.0)
-                .unwrap_or(self.upper_rest.at(a) + 1.0);
-            let stop = plate.lower[c]
-                .map(|r| r.0 - 1.0)
-                .unwrap_or(self.lower_rest.at(a) - 1.0);
-            if stop > below {
-                dark.push(px(src, self.frame_point(a, (below + stop) / 2.0)));
             }
         }
         let median = |v: &mut Vec<[f32; 3]>| -> Option<[f32; 3]> {
@@ -482,13 +477,6 @@ impl MouthPainter {
         };
         if let Some(t) = median(&mut teeth) {
             self.teeth = t;
-        }
-        if let Some(d) = median(&mut dark) {
-            // Only when it is really dark (a cavity, not the tongue); never
-            // pure black, which reads as a drawn outline.
-            if luma(d) < 0.5 * luma(self.lip) {
-                self.cavity = mix(d, self.cavity, 0.5);
-            }
         }
     }
 
@@ -598,27 +586,43 @@ impl MouthPainter {
         let up_rest = self.upper_rest.at(a);
         let lo_rest = self.lower_rest.at(a);
 
-        // Cavity: darkest in the middle and right under the teeth.
-        let depth = (d_top.min(d_bot) / (0.5 * gap)).clamp(0.0, 1.0);
-        // Photo grain everywhere we paint: flat areas would look drawn.
-        let mut c = self.grainy(
-            self.cavity.map(|v| v * (1.2 - 0.4 * depth) * side),
-            a,
-            h_jaw,
-        );
+        let ramp = |x: f32| (x / self.edge + 0.5).clamp(0.0, 1.0);
+        // Cavity: the mouth's lining, lit from the opening: near the lips it
+        // is the lip's own colour in shadow, deeper in it darkens towards
+        // the throat, more under the upper teeth (the palate) and towards
+        // the corners. Never a flat black hole.
+        let deep = smoothstep(0.0, 0.1 * w, d_top.min(d_bot));
+        let under_teeth = 1.0 - 0.25 * smoothstep(0.2, 0.7, d_bot / gap);
+        let k = (0.55 - 0.25 * deep) * under_teeth * side;
+        let lining = [
+            self.cavity_tint[0] * k,
+            self.cavity_tint[1] * k,
+            self.cavity_tint[2] * k,
+        ];
+        let mut c = self.grainy(lining, a, h_jaw);
 
-        // Tongue: a dome rising from the floor of the mouth, with the jaw.
-        // It lies on the floor of the mouth whenever the mouth is open, not
-        // only on wide vowels: a mouth without one reads as a black hole.
-        let wide = smoothstep(0.1, 0.6, ctx.open);
-        let tongue_h = w * (0.08 + 0.12 * ctx.tongue) * wide.max(ctx.tongue * 0.7);
-        if tongue_h > 0.2 && u.abs() < 1.0 {
-            let top = lo_rest - tongue_h * (1.0 - u * u).max(0.0).powf(0.7);
-            let alpha = (h_jaw - top + 0.5).clamp(0.0, 1.0);
+        // Tongue: a dome on the floor of the mouth, riding on the jaw just
+        // behind the lower teeth; on l, th, t and d its tip rises to the
+        // upper teeth. On open vowels its back fills the lower part of the
+        // opening, so the mouth never reads as a black hole.
+        let wide = smoothstep(0.05, 0.5, ctx.open);
+        let lower_lip = ctx.lo_now.at(a);
+        let rise = (gap * (0.3 + 0.15 * wide) + ctx.tongue * gap * 0.3).min(0.75 * gap);
+        // Narrower than the teeth: the tongue sits inside the arch.
+        let ut = u / (0.72 + 0.1 * ctx.tongue);
+        let dome = (1.0 - ut * ut).max(0.0).sqrt();
+        if ut.abs() < 1.0 && rise * dome > 0.3 {
+            let top = lower_lip - rise * dome;
+            // Its back rounds away into the dark: a soft top edge.
+            let alpha = smoothstep(top - 0.5 * self.edge, top + 0.04 * w + self.edge, h)
+                * smoothstep(0.0, 0.25, dome);
             if alpha > 0.0 {
-                let below = ((h_jaw - top) / tongue_h.max(1.0)).clamp(0.0, 1.0);
-                let k = (0.62 + 0.38 * (1.0 - below)) * (1.0 - 0.45 * u * u);
-                c = mix(c, self.grainy(self.tongue.map(|v| v * k), a, h_jaw), alpha);
+                // In the mouth's shadow, lit most on its middle.
+                let down_it = ((h - top) / rise.max(1.0)).clamp(0.0, 1.0);
+                let lit = 1.0 - (2.0 * down_it - 0.7).powi(2).min(1.0);
+                let k = (0.5 + 0.2 * lit) * (0.7 + 0.3 * dome) * (0.8 + 0.2 * wide);
+                let body = mix(self.cavity_tint, self.tongue, 0.7);
+                c = mix(c, self.grainy(body.map(|v| v * k), a, h_jaw), alpha);
             }
         }
 
@@ -634,16 +638,19 @@ impl MouthPainter {
             // Only where the source has something below the split: past
             // its lower lip line a repeated row would smear lip into the
             // mouth, and the painted interior shows instead.
-            let alpha =
-                (h_jaw - split + 0.5).clamp(0.0, 1.0) * (lo_rest - h_jaw + 0.5).clamp(0.0, 1.0);
-            if alpha > 0.0 {
-                let row = h_jaw.clamp(split, (lo_rest - 0.5).max(split));
-                c = mix(c, ctx.source(p, row - h), alpha);
+            // Its lower teeth, when it shows them: with the jaw. What else
+            // the photo has down there is mostly its own dark, and the
+            // painted lining and tongue read better.
+            if pl.lower_teeth {
+                let alpha = ramp(h_jaw - split) * ramp(lo_rest - h_jaw);
+                if alpha > 0.0 {
+                    let row = h_jaw.clamp(split, (lo_rest - 0.5).max(split));
+                    c = mix(c, ctx.source(p, row - h), alpha);
+                }
+            } else {
+                c = self.lower_teeth(c, a, u, h, lower_lip, side, ctx.open);
             }
-            if !pl.lower_teeth {
-                c = self.lower_teeth(c, a, u, h_jaw, lo_rest, side, ctx.open);
-            }
-            let alpha = (split - h + 0.5).clamp(0.0, 1.0);
+            let alpha = ramp(split - h);
             if alpha > 0.0 {
                 let row = h.clamp((up_rest + 0.5).min(split), split);
                 let mut s = ctx.source(p, row - h);
@@ -656,11 +663,11 @@ impl MouthPainter {
                 c = mix(c, s, alpha);
             }
         } else {
-            c = self.lower_teeth(c, a, u, h_jaw, lo_rest, side, ctx.open);
+            c = self.lower_teeth(c, a, u, h, lower_lip, side, ctx.open);
             if u.abs() < 0.99 {
                 let (len, shade) = tooth_shape(u, &UPPER_TEETH);
                 let edge = up_rest + 0.065 * w * len;
-                let alpha = (edge - h + 0.5).clamp(0.0, 1.0);
+                let alpha = ramp(edge - h);
                 if alpha > 0.0 {
                     // Shadow of the upper lip, and a translucent incisal edge.
                     let lip_shadow = 0.6 + 0.4 * smoothstep(0.0, 0.05 * w, d_top);
@@ -677,7 +684,7 @@ impl MouthPainter {
             }
         }
         // A soft shadow where the lips meet the opening.
-        let rim = 0.8 + 0.2 * smoothstep(0.0, 1.5 + 0.015 * w, d_top.min(d_bot));
+        let rim = 0.85 + 0.15 * smoothstep(0.0, self.edge + 0.5 + 0.015 * w, d_top.min(d_bot));
         c.map(|v| v * rim)
     }
 
@@ -688,33 +695,42 @@ impl MouthPainter {
         c: [f32; 3],
         a: f32,
         u: f32,
-        h_jaw: f32,
-        lo_rest: f32,
+        h: f32,
+        lower_lip: f32,
         side: f32,
         open: f32,
     ) -> [f32; 3] {
         let w = self.width;
-        let show = smoothstep(0.4, 0.9, open);
-        if show <= 0.0 || u.abs() >= 0.96 {
+        // Mostly behind the lower lip: only their tips, on wide openings.
+        let show = smoothstep(0.55, 0.95, open);
+        if show <= 0.0 || u.abs() >= 0.9 {
             return c;
         }
         let (len, shade) = tooth_shape(u, &LOWER_TEETH);
-        let edge = lo_rest - 0.055 * w * show * len;
-        let alpha = (h_jaw - edge + 0.5).clamp(0.0, 1.0);
+        let edge = lower_lip - 0.035 * w * show * len;
+        let alpha = ((h - edge) / self.edge + 0.5).clamp(0.0, 1.0);
         if alpha <= 0.0 {
             return c;
         }
-        let k = 0.74 * shade * side * (0.9 + 0.1 * ((h_jaw - edge) / (0.03 * w)).min(1.0));
+        let k = 0.82 * shade * side * (0.9 + 0.1 * ((h - edge) / (0.03 * w)).min(1.0));
         let t = [
             self.teeth[0] * k,
             self.teeth[1] * k * 0.98,
             self.teeth[2] * k * 0.95,
         ];
-        mix(c, self.grainy(t, a, h_jaw), alpha)
+        mix(c, self.grainy(t, a, h), alpha)
     }
 
+    /// Adds the photo's grain, as coarse as its edges are soft (value
+    /// noise on a grid of `edge` pixels, fixed to the mouth).
     fn grainy(&self, c: [f32; 3], a: f32, h: f32) -> [f32; 3] {
-        let n = hash_noise(a.floor() as i32, h.floor() as i32) * self.grain * 1.2;
+        let (x, y) = (a / self.edge, h / self.edge);
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let (i, j) = (x0 as i32, y0 as i32);
+        let top = hash_noise(i, j) * (1.0 - fx) + hash_noise(i + 1, j) * fx;
+        let bottom = hash_noise(i, j + 1) * (1.0 - fx) + hash_noise(i + 1, j + 1) * fx;
+        let n = (top * (1.0 - fy) + bottom * fy) * self.grain * 1.2;
         c.map(|v| v + n)
     }
 }
@@ -797,6 +813,60 @@ fn tooth_shape(u: f32, teeth: &[(f32, f32); 6]) -> (f32, f32) {
 }
 
 /// The photo's grain: mean absolute deviation from a 3x3 mean, on skin.
+/// The width over which the lips' outer edges rise from skin to lip (10 %
+/// to 90 % of the step), median over six columns, 1 to 4 pixels.
+fn edge_width(src: &RgbImage, l: &[Point], down: Point, width: f32) -> f32 {
+    let mut widths = Vec::new();
+    for (outer, inner, sign) in [
+        (50, 61, -1.0f32),
+        (51, 62, -1.0),
+        (52, 63, -1.0),
+        (56, 65, 1.0),
+        (57, 66, 1.0),
+        (58, 67, 1.0),
+    ] {
+        // From skin past the edge to the middle of the lip.
+        let from = l[outer].plus(down.scale(sign * 0.05 * width));
+        let to = l[outer].lerp(l[inner], 0.5);
+        let len = from.dist(to);
+        if len < 3.0 {
+            continue;
+        }
+        let steps = (len * 4.0) as usize;
+        let v: Vec<f32> = (0..=steps)
+            .map(|k| luma(px(src, from.lerp(to, k as f32 / steps as f32))))
+            .collect();
+        let (lo, hi) = v
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        if hi - lo < 12.0 {
+            continue;
+        }
+        // The steepest stretch: where the profile crosses 10 % and 90 %
+        // of its range around the largest step.
+        let (first, last) = (v[0], v[steps]);
+        let (a, b) = (first.min(last), first.max(last));
+        if b - a < 8.0 {
+            continue;
+        }
+        let at = |q: f32| {
+            if first < last {
+                v.iter().position(|&x| x >= a + q * (b - a))
+            } else {
+                v.iter().position(|&x| x <= b - q * (b - a))
+            }
+        };
+        if let (Some(i10), Some(i90)) = (at(0.1), at(0.9)) {
+            widths.push((i90.abs_diff(i10) as f32 / 4.0).max(0.25));
+        }
+    }
+    if widths.is_empty() {
+        return 1.0;
+    }
+    widths.sort_by(f32::total_cmp);
+    (widths[widths.len() / 2] * 0.8).clamp(1.0, 4.0)
+}
+
 fn grain(src: &RgbImage, centre: Point, radius: f32) -> f32 {
     let r = radius.max(3.0) as i64;
     let (w, h) = (i64::from(src.width()), i64::from(src.height()));

@@ -488,7 +488,10 @@ impl QualityReport {
             "M1",
             "lip gap at p/b/m (widest closure)",
             format!("{:.3} ({} closures)", m.pbm_gap_max, m.pbm_closures),
-            &format!("<= 0.04 (source {:.3})", m.source_gap),
+            &format!(
+                "<= 0.04 (source {:.3}, open {:.3})",
+                m.source_gap, m.open_gap
+            ),
             (m.pbm_closures > 0).then_some(m.pbm_gap_max <= 0.04),
         );
         row(
@@ -616,7 +619,10 @@ fn track(
     src_face: &Face,
     src_box: &Rect,
 ) -> Option<Face> {
-    if let Some(p) = prev {
+    // The first frame starts from the source's own face: in a group the
+    // largest face of a frame need not be the one that was animated.
+    {
+        let p = prev.unwrap_or(src_face);
         let follow = match (p.mesh.is_empty(), src_face.roi) {
             (false, Some(src_roi)) => {
                 // The source's crop moved by the rigid points' similarity:

@@ -41,6 +41,9 @@ pub struct MouthFigures {
     /// closure, the largest over closures), and how many were measured.
     pub pbm_gap_max: f64,
     pub pbm_closures: usize,
+    /// The gap of the open frames (90th percentile of every frame's gap):
+    /// the measure sees the mouth open in speech.
+    pub open_gap: f64,
     /// The widest gap inside long pauses (their inner part).
     pub pause_gap_max: f64,
     pub pause_frames: usize,
@@ -185,12 +188,14 @@ impl MouthMeter {
             }
         }
         let max = |v: &[f64]| v.iter().copied().fold(0.0f64, f64::max);
+        let all: Vec<f64> = self.gaps.iter().copied().flatten().collect();
         let mut sharp = self.sharpness.clone();
         sharp.sort_by(f64::total_cmp);
         MouthFigures {
             source_gap: self.source.gap,
             pbm_gap_max: max(&pbm),
             pbm_closures: pbm.len(),
+            open_gap: percentile(all.into_iter(), 0.9),
             pause_gap_max: max(&pause),
             pause_frames: pause.len(),
             edge_ratio: max(&self.edges) / self.source.lip_edge.max(1.0),
