@@ -4,7 +4,8 @@
 //! lip point is moved to where the lip's colour ends, searched from the
 //! middle of its lip towards the other lip.
 
-use crate::geometry::Point;
+use super::Regions;
+use crate::geometry::{point_in_polygon, Point};
 use image::RgbImage;
 
 /// Mesh indices of one lip column: outer upper, inner upper, inner lower,
@@ -179,10 +180,35 @@ pub fn refine_inner_lips(img: &RgbImage, mesh: &mut [Point]) {
         let idx: Vec<usize> = MESH_LIP_COLUMNS.iter().map(pick).collect();
         smooth_outliers(&mut moved, &idx, corners);
     }
+    // Whatever moved stays inside the outer lips (grown a pixel); near the
+    // corners the two contours are close and a search can overshoot.
+    let outer = Regions::from_mesh(mesh).map(|r| grow(&r.lips_outer, 1.0));
     for (_, inner_u, inner_l, _) in MESH_LIP_COLUMNS {
-        mesh[inner_u] = moved[inner_u];
-        mesh[inner_l] = moved[inner_l];
+        for i in [inner_u, inner_l] {
+            if outer
+                .as_ref()
+                .is_none_or(|poly| point_in_polygon(moved[i], poly))
+            {
+                mesh[i] = moved[i];
+            }
+        }
     }
+}
+
+/// The polygon pushed out from its centroid by `px`.
+fn grow(poly: &[Point], px: f32) -> Vec<Point> {
+    let n = poly.len().max(1) as f32;
+    let c = poly
+        .iter()
+        .fold(Point::default(), |a, p| a.plus(*p))
+        .scale(1.0 / n);
+    poly.iter()
+        .map(|p| {
+            let d = p.minus(c);
+            let len = d.dist(Point::default()).max(1e-3);
+            p.plus(d.scale(px / len))
+        })
+        .collect()
 }
 
 fn median_colour(samples: &[[f32; 3]]) -> Option<[f32; 3]> {
@@ -296,6 +322,10 @@ mod tests {
     /// `outer_bottom`, inner lips at `inner_top` and `inner_bottom`.
     fn mesh(inner_top: f32, inner_bottom: f32, outer_bottom: f32) -> Vec<Point> {
         let mut m = vec![Point::new(50.0, 50.0); 478];
+        // The corners, outer (61, 291) and inner (78, 308).
+        for (i, x) in [(61, 0.0), (78, 2.0), (308, 98.0), (291, 100.0)] {
+            m[i] = Point::new(x, 55.0);
+        }
         for (k, (ou, iu, il, ol)) in MESH_LIP_COLUMNS.iter().copied().enumerate() {
             let x = 10.0 + 10.0 * k as f32;
             m[ou] = Point::new(x, 40.0);
