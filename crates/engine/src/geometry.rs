@@ -54,6 +54,77 @@ pub fn smooth_closed(pts: &[Point], steps: usize) -> Vec<Point> {
     out
 }
 
+/// Least squares h = c0 + c1 a + c2 a^2 through `pts`: [c0, c1, c2], or
+/// None when they fix no parabola.
+pub fn fit_quadratic(pts: &[(f32, f32)]) -> Option<[f32; 3]> {
+    let mut m = [[0.0f64; 3]; 3];
+    let mut r = [0.0f64; 3];
+    for &(a, h) in pts {
+        let v = [1.0, f64::from(a), f64::from(a) * f64::from(a)];
+        for i in 0..3 {
+            for j in 0..3 {
+                m[i][j] += v[i] * v[j];
+            }
+            r[i] += v[i] * f64::from(h);
+        }
+    }
+    // The normal equations, by Cramer's rule.
+    let det3 = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det3(m);
+    if !d.is_finite() || d.abs() <= 1e-9 * (m[0][0] * m[1][1] * m[2][2]).abs() {
+        return None;
+    }
+    let with = |col: usize| {
+        let mut mm = m;
+        for (row, v) in mm.iter_mut().zip(r) {
+            row[col] = v;
+        }
+        (det3(mm) / d) as f32
+    };
+    Some([with(0), with(1), with(2)])
+}
+
+/// Least squares h = c0 + c1 a: [c0, c1], or None for a vertical set.
+pub fn fit_line(pts: &[(f32, f32)]) -> Option<[f32; 2]> {
+    let n = pts.len() as f64;
+    let (mut sa, mut sa2, mut sh, mut sah) = (0.0f64, 0.0, 0.0, 0.0);
+    for &(a, h) in pts {
+        let (a, h) = (f64::from(a), f64::from(h));
+        sa += a;
+        sa2 += a * a;
+        sh += h;
+        sah += a * h;
+    }
+    let det = n * sa2 - sa * sa;
+    if !det.is_finite() || det.abs() <= 1e-9 * (n * sa2).abs() {
+        return None;
+    }
+    Some([
+        ((sh * sa2 - sa * sah) / det) as f32,
+        ((n * sah - sa * sh) / det) as f32,
+    ])
+}
+
+/// The polygon pushed out from its centroid by `px`.
+pub fn grow_polygon(poly: &[Point], px: f32) -> Vec<Point> {
+    let n = poly.len().max(1) as f32;
+    let c = poly
+        .iter()
+        .fold(Point::default(), |a, p| a.plus(*p))
+        .scale(1.0 / n);
+    poly.iter()
+        .map(|p| {
+            let d = p.minus(c);
+            let len = d.dist(Point::default()).max(1e-3);
+            p.plus(d.scale(px / len))
+        })
+        .collect()
+}
+
 /// Axis-aligned rectangle in pixel coordinates (top-left origin).
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Rect {

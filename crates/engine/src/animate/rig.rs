@@ -16,7 +16,7 @@
 
 use super::perform::{FrameState, HeadPose};
 use super::pose::MouthPose;
-use crate::geometry::{point_in_polygon, smooth_closed, Point, Rect};
+use crate::geometry::{fit_line, fit_quadratic, point_in_polygon, smooth_closed, Point, Rect};
 use spade::{ConstrainedDelaunayTriangulation, HasPosition, Point2, Triangulation};
 
 pub const LANDMARKS: usize = 68;
@@ -877,58 +877,12 @@ impl LipRest {
 /// its curvature held to a relaxed mouth's: the corners at most 0.03 of the
 /// mouth width above its middle, never below.
 fn fit_seam(pts: &[(f32, f32)], half: f32, w: f32) -> Option<impl Fn(f32) -> f32> {
-    let fit = |c2: Option<f32>| -> Option<(f32, f32, f32)> {
-        let n = pts.len() as f32;
-        let (mut sa, mut sa2, mut sa3, mut sa4) = (0.0f32, 0.0, 0.0, 0.0);
-        let (mut sh, mut sah, mut sa2h) = (0.0f32, 0.0, 0.0);
-        for &(a, h) in pts {
-            let h = h - c2.unwrap_or(0.0) * a * a;
-            sa += a;
-            sa2 += a * a;
-            sa3 += a * a * a;
-            sa4 += a * a * a * a;
-            sh += h;
-            sah += a * h;
-            sa2h += a * a * h;
-        }
-        match c2 {
-            Some(c2) => {
-                let det = n * sa2 - sa * sa;
-                if det.abs() < 1e-6 {
-                    return None;
-                }
-                let c0 = (sh * sa2 - sa * sah) / det;
-                let c1 = (n * sah - sa * sh) / det;
-                Some((c0, c1, c2))
-            }
-            None => {
-                // Normal equations of the 3x3 least squares, by Cramer.
-                let m = [[n, sa, sa2], [sa, sa2, sa3], [sa2, sa3, sa4]];
-                let r = [sh, sah, sa2h];
-                let det3 = |m: [[f32; 3]; 3]| {
-                    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-                        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-                        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-                };
-                let d = det3(m);
-                if d.abs() < 1e-6 * sa4.max(1.0) {
-                    return None;
-                }
-                let with = |col: usize| {
-                    let mut mm = m;
-                    for (row, v) in mm.iter_mut().zip(r) {
-                        row[col] = v;
-                    }
-                    det3(mm) / d
-                };
-                Some((with(0), with(1), with(2)))
-            }
-        }
-    };
-    let (_, _, c2) = fit(None)?;
+    let [_, _, c2] = fit_quadratic(pts)?;
     // The corners' lift over the middle is -c2 half^2.
     let lift = (-c2 * half * half).clamp(0.0, 0.03 * w);
-    let (c0, c1, c2) = fit(Some(-lift / (half * half)))?;
+    let c2 = -lift / (half * half);
+    let flattened: Vec<(f32, f32)> = pts.iter().map(|&(a, h)| (a, h - c2 * a * a)).collect();
+    let [c0, c1] = fit_line(&flattened)?;
     Some(move |a: f32| c0 + c1 * a + c2 * a * a)
 }
 

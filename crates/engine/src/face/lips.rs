@@ -5,7 +5,7 @@
 //! middle of its lip towards the other lip.
 
 use super::Regions;
-use crate::geometry::{point_in_polygon, Point};
+use crate::geometry::{fit_quadratic, grow_polygon, point_in_polygon, Point};
 use image::RgbImage;
 
 /// Mesh indices of one lip column: outer upper, inner upper, inner lower,
@@ -182,7 +182,7 @@ pub fn refine_inner_lips(img: &RgbImage, mesh: &mut [Point]) {
     }
     // Whatever moved stays inside the outer lips (grown a pixel); near the
     // corners the two contours are close and a search can overshoot.
-    let outer = Regions::from_mesh(mesh).map(|r| grow(&r.lips_outer, 1.0));
+    let outer = Regions::from_mesh(mesh).map(|r| grow_polygon(&r.lips_outer, 1.0));
     for (_, inner_u, inner_l, _) in MESH_LIP_COLUMNS {
         for i in [inner_u, inner_l] {
             if outer
@@ -193,22 +193,6 @@ pub fn refine_inner_lips(img: &RgbImage, mesh: &mut [Point]) {
             }
         }
     }
-}
-
-/// The polygon pushed out from its centroid by `px`.
-fn grow(poly: &[Point], px: f32) -> Vec<Point> {
-    let n = poly.len().max(1) as f32;
-    let c = poly
-        .iter()
-        .fold(Point::default(), |a, p| a.plus(*p))
-        .scale(1.0 / n);
-    poly.iter()
-        .map(|p| {
-            let d = p.minus(c);
-            let len = d.dist(Point::default()).max(1e-3);
-            p.plus(d.scale(px / len))
-        })
-        .collect()
 }
 
 fn median_colour(samples: &[[f32; 3]]) -> Option<[f32; 3]> {
@@ -250,10 +234,11 @@ fn smooth_outliers(points: &mut [Point], idx: &[usize], (left, right): (Point, P
                 .filter(|&(j, _)| j != k)
                 .map(|(_, &p)| p)
                 .collect();
-            let Some(fit) = quadratic(&others) else {
+            let Some([c0, c1, c2]) = fit_quadratic(&others) else {
                 return;
             };
-            let want = fit(pts[k].0);
+            let a = pts[k].0;
+            let want = c0 + c1 * a + c2 * a * a;
             let off = (pts[k].1 - want).abs();
             if off > 0.06 * width && worst.is_none_or(|w| off > w.1) {
                 worst = Some((k, off, want));
@@ -266,39 +251,6 @@ fn smooth_outliers(points: &mut [Point], idx: &[usize], (left, right): (Point, P
         let a = pts[k].0;
         points[idx[k]] = left.plus(across.scale(a)).plus(down.scale(want));
     }
-}
-
-/// Least-squares h = c0 + c1 a + c2 a^2.
-fn quadratic(pts: &[(f32, f32)]) -> Option<impl Fn(f32) -> f32> {
-    let mut m = [[0.0f64; 3]; 3];
-    let mut r = [0.0f64; 3];
-    for &(a, h) in pts {
-        let v = [1.0, f64::from(a), f64::from(a) * f64::from(a)];
-        for i in 0..3 {
-            for j in 0..3 {
-                m[i][j] += v[i] * v[j];
-            }
-            r[i] += v[i] * f64::from(h);
-        }
-    }
-    let det3 = |m: [[f64; 3]; 3]| {
-        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-    };
-    let d = det3(m);
-    if d.abs() < 1e-9 {
-        return None;
-    }
-    let with = |col: usize| {
-        let mut mm = m;
-        for (row, v) in mm.iter_mut().zip(r) {
-            row[col] = v;
-        }
-        det3(mm) / d
-    };
-    let (c0, c1, c2) = (with(0) as f32, with(1) as f32, with(2) as f32);
-    Some(move |a: f32| c0 + c1 * a + c2 * a * a)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! do teeth ever show below the lower lip.
 
 use super::{mouth_open, pick};
-use crate::geometry::{point_in_polygon, Point, Rect};
+use crate::geometry::{grow_polygon, point_in_polygon, Point, Rect};
 use image::RgbImage;
 use serde::Serialize;
 
@@ -155,7 +155,7 @@ impl MouthMeter {
         ));
         let inside: Vec<(u32, u32)> = region(img, &inner, 1.0).collect();
         let width = f64::from(l[54].dist(l[48]));
-        let grown = grow(&inner, 2.0);
+        let grown = grow_polygon(&inner, 2.0);
         let face: Vec<(u32, u32)> = around(img, &outer, 0.35 * Rect::bounding(&outer).w)
             .filter(|&(x, y)| !point_in_polygon(centre(x, y), &grown))
             .collect();
@@ -418,21 +418,6 @@ fn around(img: &RgbImage, poly: &[Point], margin: f32) -> impl Iterator<Item = (
         b.h + 2.0 * margin,
     );
     rect_pixels(img, &r)
-}
-
-/// The polygon pushed out from its centroid by `px`.
-fn grow(poly: &[Point], px: f32) -> Vec<Point> {
-    let c = poly
-        .iter()
-        .fold(Point::default(), |a, p| a.plus(*p))
-        .scale(1.0 / poly.len().max(1) as f32);
-    poly.iter()
-        .map(|p| {
-            let d = p.minus(c);
-            let len = d.dist(Point::default()).max(1e-3);
-            p.plus(d.scale(px / len))
-        })
-        .collect()
 }
 
 /// Convex hull (monotone chain), counter-clockwise.
