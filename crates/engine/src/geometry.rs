@@ -28,6 +28,12 @@ impl Point {
     }
 }
 
+/// 0 below `e0`, 1 above `e1`, smooth (3t^2 - 2t^3) between.
+pub fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
+    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
 /// The Catmull-Rom spline through p1 (t = 0) and p2 (t = 1).
 pub fn catmull_rom(p0: Point, p1: Point, p2: Point, p3: Point, t: f32) -> Point {
     let (t2, t3) = (t * t, t * t * t);

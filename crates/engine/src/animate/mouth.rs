@@ -12,7 +12,7 @@
 use super::perform::FrameState;
 use super::rig::{rig_landmarks, Affine, Deformed, FaceRig, SourceOpening, INNER_LIP, LIP_COLUMNS};
 use super::warp::{sample_bilinear, sample_cubic, RgbRegion};
-use crate::geometry::{smooth_closed, Point};
+use crate::geometry::{smooth_closed, smoothstep, Point};
 use image::RgbImage;
 
 /// Depth of the front teeth (inter-ocular distances, as in the rig).
@@ -149,11 +149,6 @@ fn luma(c: [f32; 3]) -> f32 {
 
 fn px(src: &RgbImage, p: Point) -> [f32; 3] {
     sample_bilinear(src, p.x, p.y).map(f32::from)
-}
-
-fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
-    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
-    t * t * (3.0 - 2.0 * t)
 }
 
 fn mix(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {

@@ -16,7 +16,9 @@
 
 use super::perform::{FrameState, HeadPose};
 use super::pose::MouthPose;
-use crate::geometry::{fit_line, fit_quadratic, point_in_polygon, smooth_closed, Point, Rect};
+use crate::geometry::{
+    fit_line, fit_quadratic, point_in_polygon, smooth_closed, smoothstep, Point, Rect,
+};
 use spade::{ConstrainedDelaunayTriangulation, HasPosition, Point2, Triangulation};
 
 pub const LANDMARKS: usize = 68;
@@ -388,6 +390,7 @@ impl FaceRig {
         let depth = depth.into_iter().map(|z| (z - PIVOT_DEPTH) * iod).collect();
         let pivot = l(27).lerp(l(30), 0.6);
 
+        let opening = scaled_opening(opening, mid_gap);
         let mut rig = FaceRig {
             source,
             triangles: Vec::new(),
@@ -395,8 +398,8 @@ impl FaceRig {
             across,
             down,
             mouth_width,
-            opening: scaled_opening(opening, mid_gap),
-            rest: LipRest::new(&all, across, down, scaled_opening(opening, mid_gap)),
+            opening,
+            rest: LipRest::new(&all, across, down, opening),
             iod,
             eye_height,
             pivot,
@@ -884,11 +887,6 @@ fn fit_seam(pts: &[(f32, f32)], half: f32, w: f32) -> Option<impl Fn(f32) -> f32
     let flattened: Vec<(f32, f32)> = pts.iter().map(|&(a, h)| (a, h - c2 * a * a)).collect();
     let [c0, c1] = fit_line(&flattened)?;
     Some(move |a: f32| c0 + c1 * a + c2 * a * a)
-}
-
-fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
-    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
-    t * t * (3.0 - 2.0 * t)
 }
 
 /// The opening's parts, summing to the landmarks' gap (never negative).
