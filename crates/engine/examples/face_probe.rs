@@ -18,8 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             faces.first().map(|f| f.rect)
         );
         if let Some(f) = faces.first() {
-            for k in [50, 51, 52, 61, 62, 63, 67, 66, 65, 58, 57, 56] {
-                println!("  {k}: {:.1} {:.1}", f.landmarks[k].x, f.landmarks[k].y);
+            for (k, p) in f.regions.lips_inner.iter().enumerate() {
+                println!("  inner lip {k}: {:.1} {:.1}", p.x, p.y);
             }
         }
         let mut canvas = img.clone();
@@ -41,24 +41,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for p in &f.mesh {
                 dot(*p, [0, 255, 0], 0);
             }
-            for (k, p) in f.landmarks.iter().enumerate() {
-                let c = if (60..68).contains(&k) {
-                    [0, 0, 255]
-                } else {
-                    [255, 0, 0]
-                };
-                dot(*p, c, 1);
+            let r = &f.regions;
+            for p in r.all_points() {
+                dot(p, [255, 0, 0], 1);
             }
-            if let Some(r) = f
-                .regions()
-                .filter(|_| std::env::var_os("PROBE_REGIONS").is_some())
-            {
-                dot(r.right_iris.center, [0, 128, 255], 2);
-                dot(r.left_iris.center, [0, 128, 255], 2);
-                for p in r.lips_inner {
-                    dot(p, [255, 255, 0], 1);
-                }
+            for p in &r.lips_inner {
+                dot(*p, [0, 0, 255], 1);
             }
+            dot(r.right_iris.center, [0, 128, 255], 2);
+            dot(r.left_iris.center, [0, 128, 255], 2);
         }
         let name = std::path::Path::new(&path)
             .file_stem()
@@ -67,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_string();
         if let Some(f) = faces.first() {
             // The mouth at 4x, for looking at the lip lines.
-            let m = mouthpiece_engine::geometry::Rect::bounding(&f.landmarks[48..68]);
+            let m = mouthpiece_engine::geometry::Rect::bounding(&f.regions.lips_outer);
             let pad = 0.25 * m.w;
             let (x0, y0) = ((m.x - pad).max(0.0) as u32, (m.y - pad).max(0.0) as u32);
             let (wv, hv) = (

@@ -3,8 +3,8 @@
 //! flat whatever the audio length: only a few frames are alive at once.
 
 use crate::animate::{
-    mouth::MouthPainter, rig::rig_landmarks, Direction, Emotion, FaceRig, FrameRenderer,
-    FrameState, Performance, YuvFrame,
+    mouth::MouthPainter, Direction, Emotion, FaceRig, FrameRenderer, FrameState, Performance,
+    YuvFrame,
 };
 use crate::encode::{EncodeSettings, Encoder};
 use crate::error::{EngineError, Result};
@@ -228,11 +228,8 @@ pub fn prepare_portrait_scaled(
     let all = faces.analyze_all(&resized)?;
     let faces_found = all.len();
     let face = all.into_iter().next().ok_or(EngineError::NoFace)?;
-    let inner_lip = face.regions().map(|r| r.lips_inner);
-    let landmarks =
-        rig_landmarks(&face.landmarks, inner_lip.as_deref()).ok_or(EngineError::NoFace)?;
-    let painter = MouthPainter::new(&resized, &landmarks);
-    let rig = FaceRig::with_opening(&landmarks, w, h, painter.source_opening())
+    let painter = MouthPainter::new(&resized, &face.regions);
+    let rig = FaceRig::with_opening(&face.regions, w, h, painter.source_opening())
         .ok_or(EngineError::NoFace)?;
     Ok(PreparedPortrait {
         renderer: FrameRenderer::new(resized, rig, painter)
@@ -320,8 +317,7 @@ pub fn render(
         face: prepared.face.rect.scale(k),
         faces_found: prepared.faces_found,
         animated_region: prepared.renderer.rig().region.scale(k),
-        mouth: Rect::bounding(&prepared.face.landmarks[48.min(prepared.face.landmarks.len())..])
-            .scale(k),
+        mouth: Rect::bounding(&prepared.face.regions.lips_outer).scale(k),
         wall_seconds: wall,
         setup_seconds,
         fps_achieved: frames as f64 / render_wall,

@@ -23,7 +23,7 @@ fn analyzer() -> &'static FaceAnalyzer {
 
 /// Into the face's own frame: x along the eye line, y down the face.
 fn upright(face: &Face, p: Point) -> Point {
-    let (a, b) = (face.landmarks[36], face.landmarks[45]);
+    let (a, b) = face.regions.eye_line().unwrap_or_default();
     let angle = (b.y - a.y).atan2(b.x - a.x);
     let (s, c) = angle.sin_cos();
     Point::new(p.x * c + p.y * s, -p.x * s + p.y * c)
@@ -52,9 +52,7 @@ fn grown(poly: &[Point], px: f32) -> Vec<Point> {
 /// Every reason this face's geometry is not a face's.
 fn geometry_problems(face: &Face, width: u32, height: u32) -> Vec<String> {
     let mut problems = Vec::new();
-    let Some(r) = face.regions() else {
-        return vec!["no mesh regions".into()];
-    };
+    let r = &face.regions;
     let eyes = upright(face, r.right_iris.center.lerp(r.left_iris.center, 0.5));
     let nose = upright(face, r.nose_bridge[3]);
     let mouth = upright(face, mean(&r.lips_outer));
@@ -109,11 +107,11 @@ fn geometry_problems(face: &Face, width: u32, height: u32) -> Vec<String> {
     {
         problems.push(format!("box {b:?} far outside the {width}x{height} image"));
     }
-    if face.mesh.len() != 478 || face.landmarks.len() != 68 {
+    if face.mesh.len() != 478 || face.regions.layout68().len() != 68 {
         problems.push(format!(
-            "{} mesh points, {} contour points",
+            "{} mesh points, {} layout points",
             face.mesh.len(),
-            face.landmarks.len()
+            face.regions.layout68().len()
         ));
     }
     problems

@@ -221,7 +221,7 @@ mod tests {
     use super::*;
     use crate::animate::direction::Emotion;
     use crate::animate::perform::{CameraView, Expression, HeadPose};
-    use crate::animate::rig::tests::mean_face;
+    use crate::animate::rig::tests::{mean_face, regions};
 
     fn renderer() -> FrameRenderer {
         let img = RgbImage::from_fn(400, 480, |x, y| {
@@ -231,9 +231,9 @@ mod tests {
                 ((x + y) % 256) as u8,
             ])
         });
-        let lm = mean_face();
-        let rig = FaceRig::new(&lm, 400, 480).expect("rig");
-        let painter = MouthPainter::new(&img, &lm);
+        let face = regions(&mean_face());
+        let rig = FaceRig::new(&face, 400, 480).expect("rig");
+        let painter = MouthPainter::new(&img, &face);
         FrameRenderer::new(img, rig, painter)
     }
 

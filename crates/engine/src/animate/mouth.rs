@@ -12,6 +12,7 @@
 use super::perform::FrameState;
 use super::rig::{rig_landmarks, Affine, Deformed, FaceRig, SourceOpening, INNER_LIP, LIP_COLUMNS};
 use super::warp::{sample_bilinear, sample_cubic, RgbRegion};
+use crate::face::Regions;
 use crate::geometry::{smooth_closed, smoothstep, Point};
 use image::RgbImage;
 
@@ -174,7 +175,7 @@ fn hash_noise(x: i32, y: i32) -> f32 {
 }
 
 impl MouthPainter {
-    pub fn new(src: &RgbImage, landmarks: &[Point]) -> Self {
+    pub fn new(src: &RgbImage, face: &Regions) -> Self {
         let mut p = MouthPainter {
             lip: [150.0, 90.0, 85.0],
             teeth: [225.0, 218.0, 200.0],
@@ -193,7 +194,7 @@ impl MouthPainter {
             plate: None,
             ok: false,
         };
-        let Some(landmarks) = rig_landmarks(landmarks, None) else {
+        let Some(landmarks) = rig_landmarks(face) else {
             return p;
         };
         let l = |i: usize| landmarks[i];

@@ -3,7 +3,8 @@
 //! where each control point goes.
 //!
 //! Control points, in order:
-//! - the 68 dlib landmarks;
+//! - the landmarks: the classic 68-point layout read off the face's named
+//!   regions, and twelve more points of the inner lip;
 //! - soft-tissue helpers: lid creases and under-eye points (so lids stretch
 //!   when they close), forehead points (brows move under a still forehead),
 //!   cheek and chin points (smooth fall-off around the mouth);
@@ -16,6 +17,7 @@
 
 use super::perform::{FrameState, HeadPose};
 use super::pose::MouthPose;
+use crate::face::Regions;
 use crate::geometry::{
     fit_line, fit_quadratic, point_in_polygon, smooth_closed, smoothstep, Point, Rect,
 };
@@ -194,11 +196,8 @@ fn dot(a: Point, b: Point) -> f32 {
 /// The window the animation may touch for a face with these landmarks in an
 /// image of `width`x`height`: the fixed ring's bounds. Outside it, output
 /// pixels are the source's (before any camera move).
-pub fn motion_region(landmarks: &[Point], width: u32, height: u32) -> Option<Rect> {
-    if landmarks.len() != LANDMARKS {
-        return None;
-    }
-    let b = Rect::bounding(landmarks);
+pub fn motion_region(face: &Regions, width: u32, height: u32) -> Option<Rect> {
+    let b = Rect::bounding(&face.layout68());
     let (fw, fh) = (b.w, b.h);
     let x0 = (b.x - 0.42 * fw).max(0.0);
     let x1 = (b.right() + 0.42 * fw).min(width as f32 - 1.0);
@@ -211,22 +210,22 @@ pub fn motion_region(landmarks: &[Point], width: u32, height: u32) -> Option<Rec
 }
 
 impl FaceRig {
-    /// Builds the rig from the 68 landmarks in an image of `width`x`height`.
-    /// Returns None when the landmarks are unusable (wrong count, degenerate).
-    pub fn new(landmarks: &[Point], width: u32, height: u32) -> Option<Self> {
-        Self::with_opening(landmarks, width, height, None)
+    /// Builds the rig for a face in an image of `width`x`height`.
+    /// Returns None when its regions are unusable (degenerate).
+    pub fn new(face: &Regions, width: u32, height: u32) -> Option<Self> {
+        Self::with_opening(face, width, height, None)
     }
 
     /// Like `new`, with the source's opening divided as the teeth show it
     /// (None: as in speech, mostly the jaw). Its parts are scaled to the
     /// landmarks' own lip gap.
     pub fn with_opening(
-        landmarks: &[Point],
+        face: &Regions,
         width: u32,
         height: u32,
         opening: Option<SourceOpening>,
     ) -> Option<Self> {
-        let all = rig_landmarks(landmarks, None)?;
+        let all = rig_landmarks(face)?;
         if all.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
             return None;
         }
@@ -250,7 +249,7 @@ impl FaceRig {
             ((along(37, 41) + along(38, 40)) / 2.0).max(0.5),
             ((along(43, 47) + along(44, 46)) / 2.0).max(0.5),
         ];
-        let region = motion_region(landmarks, width, height)?;
+        let region = motion_region(face, width, height)?;
 
         let mut source: Vec<Point> = all.clone();
         let mut depth: Vec<f32> = DEPTH.to_vec();
@@ -700,28 +699,22 @@ impl FaceRig {
     }
 }
 
-/// The rig's landmarks from the 68-point layout: the layout, then the inner
-/// lip's extras, taken from `inner_lip` (the mesh's 20-point inner contour,
-/// in `Regions` order) or else from a spline through the layout's own inner
-/// lip. A list already holding all of them is returned as it is.
-pub fn rig_landmarks(landmarks: &[Point], inner_lip: Option<&[Point]>) -> Option<Vec<Point>> {
-    match landmarks.len() {
-        RIG_LANDMARKS => return Some(landmarks.to_vec()),
-        LANDMARKS => {}
-        _ => return None,
+/// The rig's landmarks, read off the face's named regions: the classic
+/// 68-point layout, then twelve more points of the inner lip spread evenly
+/// (by arc length) on the spline through its dense contour.
+pub fn rig_landmarks(face: &Regions) -> Option<Vec<Point>> {
+    let ring = &face.lips_inner;
+    if ring.len() != INNER_LIP.len() {
+        return None;
     }
-    let mut all = landmarks.to_vec();
-    // Each extra at its share of the arc between the layout's points, on
-    // the spline through the dense contour (or through the layout's own
-    // inner lip): evenly spread, none crowding a corner.
-    let (ring, anchors): (Vec<Point>, [usize; 8]) = match inner_lip {
-        Some(dense) if dense.len() == INNER_LIP.len() => {
-            (dense.to_vec(), [0, 3, 5, 7, 10, 13, 15, 17])
-        }
-        _ => (landmarks[60..68].to_vec(), [0, 1, 2, 3, 4, 5, 6, 7]),
-    };
+    let mut all = face.layout68();
+    if all.len() != LANDMARKS {
+        return None;
+    }
+    // Where the layout's eight inner-lip points sit on the dense contour.
+    let anchors = [0, 3, 5, 7, 10, 13, 15, 17];
     const STEPS: usize = 8;
-    let curve = smooth_closed(&ring, STEPS);
+    let curve = smooth_closed(ring, STEPS);
     let n = curve.len();
     for (from, _, t) in EXTRA_BETWEEN {
         let seg = from - 60;
@@ -1090,6 +1083,10 @@ fn triangulate(points: &[Point]) -> Option<Vec<[usize; 3]>> {
 pub(crate) mod tests {
     use super::*;
 
+    pub fn regions(lm: &[Point]) -> Regions {
+        Regions::from_layout68(lm).expect("68 points")
+    }
+
     /// A plausible frontal face: the iBUG mean shape, scaled into 400x400.
     #[allow(clippy::approx_constant)] // landmark coordinates, not pi
     pub fn mean_face() -> Vec<Point> {
@@ -1181,7 +1178,7 @@ pub(crate) mod tests {
     #[test]
     fn mesh_never_folds() {
         let lm = mean_face();
-        let rig = FaceRig::new(&lm, 400, 480).expect("rig");
+        let rig = FaceRig::new(&regions(&lm), 400, 480).expect("rig");
         // The warp maps source triangles: none may turn over from there.
         let rest = rig.source.clone();
         let deg = std::f32::consts::PI / 180.0;
@@ -1251,7 +1248,7 @@ pub(crate) mod tests {
     #[test]
     fn blink_closes_the_eye_and_rest_is_identity() {
         let lm = mean_face();
-        let rig = FaceRig::new(&lm, 400, 480).expect("rig");
+        let rig = FaceRig::new(&regions(&lm), 400, 480).expect("rig");
         let rest = rig.deform(&state());
         // With the mouth at the source's opening nothing moves but the lips' open=0 target.
         for i in 17..48 {
@@ -1286,7 +1283,7 @@ pub(crate) mod tests {
                 lower_lip: 5.0,
             }),
         ] {
-            let rig = FaceRig::with_opening(&lm, 400, 480, opening).expect("rig");
+            let rig = FaceRig::with_opening(&regions(&lm), 400, 480, opening).expect("rig");
             let rest = rig.deform(&state());
             for (k, (u, l)) in LIP_COLUMNS.into_iter().enumerate() {
                 let gap = dot(rest[l].minus(rest[u]), rig.down);
@@ -1304,7 +1301,7 @@ pub(crate) mod tests {
         }
         // The upper lip comes down over the teeth by its own share.
         let rig = FaceRig::with_opening(
-            &lm,
+            &regions(&lm),
             400,
             480,
             Some(SourceOpening {
@@ -1354,7 +1351,7 @@ pub(crate) mod tests {
             upper_lip: 10.0,
             lower_lip: 4.0,
         };
-        let rig = FaceRig::with_opening(&lm, 400, 480, Some(opening)).expect("rig");
+        let rig = FaceRig::with_opening(&regions(&lm), 400, 480, Some(opening)).expect("rig");
         let rest = rig.deform(&state());
         let w = rig.mouth_width;
         for (k, (u, l)) in LIP_COLUMNS.into_iter().enumerate() {
@@ -1392,7 +1389,7 @@ pub(crate) mod tests {
         for (u, l) in [(61, 67), (62, 66), (63, 65)] {
             lm[l] = lm[u];
         }
-        let rig = FaceRig::new(&lm, 400, 480).expect("rig");
+        let rig = FaceRig::new(&regions(&lm), 400, 480).expect("rig");
         let rest = rig.deform(&state());
         for (i, (now, was)) in rest
             .iter()
@@ -1409,7 +1406,7 @@ pub(crate) mod tests {
     #[test]
     fn head_affine_matches_points() {
         let lm = mean_face();
-        let rig = FaceRig::new(&lm, 400, 480).expect("rig");
+        let rig = FaceRig::new(&regions(&lm), 400, 480).expect("rig");
         let h = HeadPose {
             roll: 0.04,
             yaw: -0.03,

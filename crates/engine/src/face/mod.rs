@@ -4,8 +4,7 @@
 //! (Apache-2.0, `mesh`), run by tract; and OpenCV's Haar cascade with dlib's
 //! 68-point shape predictor (non-commercial), read by our own code, which
 //! stays the render default until the rig is tuned on the mesh (`models`).
-//! Everything after this module reads a `Face`: its named `regions()` and
-//! the 68-point contour layout derived from them.
+//! Everything after this module reads a `Face` by its named `regions`.
 
 pub mod detect;
 pub mod landmarks;
@@ -24,12 +23,12 @@ pub use landmarks::ShapePredictor;
 pub use mesh::{MeshModels, Roi};
 pub use regions::Regions;
 
-/// One analysed face: its box, the 68-point contour layout (iBUG order),
-/// and with the mesh model the full mesh, its depth and its crop.
+/// One analysed face: its box, its named regions, and with the mesh model
+/// the full mesh, its depth and its crop.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Face {
     pub rect: Rect,
-    pub landmarks: Vec<Point>,
+    pub regions: Regions,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mesh: Vec<Point>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -39,19 +38,14 @@ pub struct Face {
 }
 
 impl Face {
-    /// Named regions (lips, lids, irises, brows, jaw, nose); None without a mesh.
-    pub fn regions(&self) -> Option<Regions> {
-        Regions::from_mesh(&self.mesh)
-    }
-
     fn from_mesh(image: &RgbImage, m: mesh::MeshResult) -> Option<Self> {
         let mut points = m.points;
         lips::refine_inner_lips(image, &mut points);
-        let landmarks = Regions::layout68(&points)?;
+        let regions = Regions::from_mesh(&points)?;
         let rect = Rect::bounding(&points[..468]);
         Some(Face {
             rect,
-            landmarks,
+            regions,
             mesh: points,
             depth: m.depth,
             roi: Some(m.roi),
@@ -116,12 +110,15 @@ impl FaceAnalyzer {
                 let dlib_gray = Self::dlib_gray(image);
                 boxes
                     .into_iter()
-                    .map(|rect| Face {
-                        landmarks: predictor.predict(&dlib_gray, &detect::to_dlib_box(&rect)),
-                        rect,
-                        mesh: Vec::new(),
-                        depth: Vec::new(),
-                        roi: None,
+                    .filter_map(|rect| {
+                        let points = predictor.predict(&dlib_gray, &detect::to_dlib_box(&rect));
+                        Some(Face {
+                            regions: Regions::from_layout68(&points)?,
+                            rect,
+                            mesh: Vec::new(),
+                            depth: Vec::new(),
+                            roi: None,
+                        })
                     })
                     .collect::<Vec<_>>()
             }
@@ -161,10 +158,10 @@ impl FaceAnalyzer {
                     roi.size,
                     roi.size,
                 );
-                let landmarks = predictor.predict(&Self::dlib_gray(image), &b);
-                Ok(Some(Face {
+                let points = predictor.predict(&Self::dlib_gray(image), &b);
+                Ok(Regions::from_layout68(&points).map(|regions| Face {
                     rect: b,
-                    landmarks,
+                    regions,
                     mesh: Vec::new(),
                     depth: Vec::new(),
                     roi: Some(*roi),
@@ -177,10 +174,7 @@ impl FaceAnalyzer {
     pub fn roi_following(face: &Face) -> Option<Roi> {
         if face.mesh.is_empty() {
             // dlib's box is about the landmarks' extent.
-            if face.landmarks.is_empty() {
-                return None;
-            }
-            let b = Rect::bounding(&face.landmarks);
+            let b = Rect::bounding(&face.regions.layout68());
             Some(Roi {
                 center: b.center(),
                 size: b.w.max(b.h),

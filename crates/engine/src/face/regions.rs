@@ -1,9 +1,10 @@
-//! Named regions of the face mesh, so nothing after `face/` reads raw mesh
-//! indices: lip contours, eyelids, irises, brows, jaw line and nose.
+//! Named regions of a face, so nothing after `face/` reads raw model
+//! indices: lip contours, eyelids, irises, brows, jaw line and nose. From
+//! the mesh's topology, or filled in between dlib's 68 points.
 //!
 //! "Right" and "left" are the subject's: the right eye is on the image's left.
 
-use crate::geometry::Point;
+use crate::geometry::{catmull_rom, Point};
 
 // MediaPipe face-mesh topology (indices into the 468 + 10 points).
 const LIPS_OUTER_UPPER: [usize; 11] = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291];
@@ -24,29 +25,26 @@ const NOSE_BASE: [usize; 5] = [98, 97, 2, 326, 327];
 const RIGHT_IRIS: usize = 468;
 const LEFT_IRIS: usize = 473;
 
-/// The points of a 68-point contour layout (iBUG 300-W order: jaw, brows,
-/// nose, eyes, outer and inner lips), each taken from the mesh. The rig and
-/// the quality tracker work on these contours; they are named in `Regions`.
-const LAYOUT_68: [usize; 68] = [
-    // jaw 0-16
-    127, 234, 93, 132, 58, 136, 150, 176, 152, 400, 379, 365, 288, 361, 323, 454, 356,
-    // brows 17-26 (image left to right)
-    70, 63, 105, 66, 107, 336, 296, 334, 293, 300, // nose 27-35
-    168, 197, 5, 1, 98, 97, 2, 326, 327,
-    // right eye 36-41, left eye 42-47 (corner, upper, corner, lower)
-    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
-    // outer lips 48-59, inner lips 60-67
-    61, 40, 37, 0, 267, 270, 291, 321, 314, 17, 84, 91, 78, 81, 13, 311, 308, 402, 14, 178,
-];
+/// Where the classic 68-point layout (iBUG 300-W order) sits on the named
+/// contours: positions in each loop. `layout68` reads them, `from_layout68`
+/// (dlib's points) fills the rest of each loop between them.
+const EYE_AT: [usize; 6] = [0, 3, 5, 8, 11, 13];
+const OUTER_LIP_AT: [usize; 12] = [0, 2, 4, 5, 6, 8, 10, 12, 14, 15, 16, 18];
+const INNER_LIP_AT: [usize; 8] = [0, 3, 5, 7, 10, 13, 15, 17];
+const LIP_LOOP: usize = 20;
+const EYE_LOOP: usize = 16;
+/// An iris is about 0.4 of the eye's width across (dlib gives no iris).
+const IRIS_RADIUS_OF_EYE_WIDTH: f32 = 0.2;
 
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Iris {
     pub center: Point,
     pub radius: f32,
 }
 
-/// The face's parts as contours in image pixels.
-#[derive(Debug, Clone, serde::Serialize)]
+/// The face's parts as contours in image pixels: what everything after
+/// `face/` reads.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Regions {
     /// Closed loop from the right mouth corner over the upper lip and back
     /// under the lower lip (20 points).
@@ -87,6 +85,35 @@ fn iris(mesh: &[Point], centre: usize) -> Iris {
     Iris { center: c, radius }
 }
 
+/// A closed loop of `len` points through `known` (placed at `at`), the
+/// points between on a Catmull-Rom curve through them.
+fn fill_loop(known: &[Point], at: &[usize], len: usize) -> Vec<Point> {
+    let n = known.len();
+    let mut out = vec![Point::default(); len];
+    for k in 0..n {
+        let (a, b) = (at[k], if k + 1 < n { at[k + 1] } else { at[0] + len });
+        let (p0, p1) = (known[(k + n - 1) % n], known[k]);
+        let (p2, p3) = (known[(k + 1) % n], known[(k + 2) % n]);
+        for j in a..b {
+            let t = (j - a) as f32 / (b - a) as f32;
+            out[j % len] = catmull_rom(p0, p1, p2, p3, t);
+        }
+    }
+    out
+}
+
+fn pick_at(contour: &[Point], at: &[usize]) -> Vec<Point> {
+    at.iter().filter_map(|&i| contour.get(i).copied()).collect()
+}
+
+fn centroid(points: &[Point]) -> Point {
+    let n = points.len().max(1) as f32;
+    Point::new(
+        points.iter().map(|p| p.x).sum::<f32>() / n,
+        points.iter().map(|p| p.y).sum::<f32>() / n,
+    )
+}
+
 impl Regions {
     /// Regions of a full 478-point mesh; None for any other count.
     pub fn from_mesh(mesh: &[Point]) -> Option<Self> {
@@ -108,13 +135,100 @@ impl Regions {
         })
     }
 
-    /// The 68-point contour layout the rig and the quality tracker use.
-    pub fn layout68(mesh: &[Point]) -> Option<Vec<Point>> {
-        (mesh.len() == super::mesh::MESH_POINTS).then(|| pick(mesh, &LAYOUT_68))
+    /// Regions from a 68-point layout (the dlib fallback): its points kept,
+    /// each loop filled in between them, irises at the eyes' centres.
+    pub fn from_layout68(l: &[Point]) -> Option<Self> {
+        if l.len() != 68 {
+            return None;
+        }
+        let eye = |from: usize| fill_loop(&l[from..from + 6], &EYE_AT, EYE_LOOP);
+        let iris = |from: usize| Iris {
+            center: centroid(&l[from..from + 6]),
+            radius: IRIS_RADIUS_OF_EYE_WIDTH * l[from].dist(l[from + 3]),
+        };
+        Some(Self {
+            lips_outer: fill_loop(&l[48..60], &OUTER_LIP_AT, LIP_LOOP),
+            lips_inner: fill_loop(&l[60..68], &INNER_LIP_AT, LIP_LOOP),
+            right_eye: eye(36),
+            left_eye: eye(42),
+            right_iris: iris(36),
+            left_iris: iris(42),
+            right_brow: l[17..22].to_vec(),
+            left_brow: l[22..27].to_vec(),
+            jaw: l[..17].to_vec(),
+            nose_bridge: l[27..31].to_vec(),
+            nose_base: l[31..36].to_vec(),
+        })
     }
 
-    /// The mesh point a 68-point layout index stands for.
-    pub fn mesh_index(layout_index: usize) -> Option<usize> {
-        LAYOUT_68.get(layout_index).copied()
+    /// The classic 68-point layout (iBUG 300-W order: jaw, brows, nose,
+    /// eyes, outer and inner lips) read off the named contours: the points
+    /// the measurements of `quality` are defined on. Shorter than 68 only
+    /// when a contour is (regions not made here).
+    pub fn layout68(&self) -> Vec<Point> {
+        let mut v = Vec::with_capacity(68);
+        v.extend_from_slice(&self.jaw);
+        v.extend_from_slice(&self.right_brow);
+        v.extend_from_slice(&self.left_brow);
+        v.extend_from_slice(&self.nose_bridge);
+        v.extend_from_slice(&self.nose_base);
+        v.extend(pick_at(&self.right_eye, &EYE_AT));
+        v.extend(pick_at(&self.left_eye, &EYE_AT));
+        v.extend(pick_at(&self.lips_outer, &OUTER_LIP_AT));
+        v.extend(pick_at(&self.lips_inner, &INNER_LIP_AT));
+        v
+    }
+
+    /// Every point of every region (for bounding boxes).
+    pub fn all_points(&self) -> impl Iterator<Item = Point> + '_ {
+        [
+            &self.lips_outer,
+            &self.lips_inner,
+            &self.right_eye,
+            &self.left_eye,
+            &self.right_brow,
+            &self.left_brow,
+            &self.jaw,
+            &self.nose_bridge,
+            &self.nose_base,
+        ]
+        .into_iter()
+        .flat_map(|c| c.iter().copied())
+    }
+
+    /// The eyes' outer corners, right (image left) then left: the eye line.
+    pub fn eye_line(&self) -> Option<(Point, Point)> {
+        Some((*self.right_eye.first()?, *self.left_eye.get(EYE_AT[3])?))
+    }
+
+    /// The mouth's corners, right (image left) then left.
+    pub fn mouth_corners(&self) -> Option<(Point, Point)> {
+        Some((
+            *self.lips_outer.first()?,
+            *self.lips_outer.get(OUTER_LIP_AT[6])?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_68_point_layout_round_trips_through_the_named_regions() {
+        let l: Vec<Point> = (0..68)
+            .map(|i| {
+                let a = i as f32 * 0.37;
+                Point::new(100.0 + 40.0 * a.cos() + i as f32, 120.0 + 30.0 * a.sin())
+            })
+            .collect();
+        let r = Regions::from_layout68(&l).expect("68 points");
+        assert_eq!(r.lips_inner.len(), LIP_LOOP);
+        assert_eq!(r.right_eye.len(), EYE_LOOP);
+        let back = r.layout68();
+        for (a, b) in l.iter().zip(&back) {
+            assert!(a.dist(*b) < 1e-4, "{a:?} came back as {b:?}");
+        }
+        assert!(Regions::from_layout68(&l[..60]).is_none());
     }
 }

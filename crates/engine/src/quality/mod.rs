@@ -157,10 +157,11 @@ pub fn measure_with_sheet(
         )
     };
     let src_face = faces.analyze(&src)?;
-    let src_lm = src_face.landmarks.clone();
+    // The measurements are defined on the classic 68-point layout.
+    let src_lm = src_face.regions.layout68();
     // dlib's path follows a box fitted from the source's own box.
     let src_box = to_dlib_box(&src_face.rect);
-    let mask = crate::animate::rig::motion_region(&src_lm, w as u32, h as u32)
+    let mask = crate::animate::rig::motion_region(&src_face.regions, w as u32, h as u32)
         .map(|r| Rect::new(r.x - 8.0, r.y - 8.0, r.w + 16.0, r.h + 16.0))
         .unwrap_or(Rect::new(0.0, 0.0, w as f32, h as f32));
     // The source as the engine hands it to the encoder: its Y plane.
@@ -220,7 +221,7 @@ pub fn measure_with_sheet(
             &src_face,
             &src_box,
         );
-        let lm = tracked.as_ref().map(|f| f.landmarks.clone());
+        let lm = tracked.as_ref().map(|f| f.regions.layout68());
         mouth.offer(index, &img, lm.as_deref());
         if sheet.is_some() {
             if let Some(l) = &lm {
@@ -642,8 +643,8 @@ fn track(
             (true, _) => {
                 // A similarity fit of the source's stable points moves its box.
                 let t = Similarity::fit(
-                    &pick(&src_face.landmarks, &STABLE),
-                    &pick(&p.landmarks, &STABLE),
+                    &pick(&src_face.regions.layout68(), &STABLE),
+                    &pick(&p.regions.layout68(), &STABLE),
                 );
                 let size = src_box.w.max(src_box.h) * t.scale;
                 Some(Roi {
@@ -665,7 +666,7 @@ fn track(
                 _ => follow,
             };
             if let Ok(Some(f)) = faces.face_in(img, &roi) {
-                if plausible(&f.landmarks, &p.landmarks) {
+                if plausible(&f.regions.layout68(), &p.regions.layout68()) {
                     *search = Some(roi);
                     return Some(f);
                 }
@@ -914,7 +915,8 @@ fn mesh_pose(
         &pick(&face.mesh, &RIGID_MESH),
     );
     // Lids sweep over the corners' patches in a blink.
-    let closing = |s: usize| ear(&face.landmarks, s) < 0.9 * ear(&reference.landmarks, s);
+    let (now, before) = (face.regions.layout68(), reference.regions.layout68());
+    let closing = |s: usize| ear(&now, s) < 0.9 * ear(&before, s);
     let (right_closing, left_closing) = (closing(36), closing(42));
     for &i in &RIGID_MESH {
         if (right_closing && (i == 33 || i == 133)) || (left_closing && (i == 362 || i == 263)) {
