@@ -104,6 +104,20 @@ fn closure_problems(name: &str, m: &Value, limit: f64) -> Vec<String> {
     p
 }
 
+/// The open mouth's inside as sharp as the face around it: no pasted-on
+/// dentures, no smear.
+fn assert_interior_sharpness(name: &str, m: &Value) {
+    assert!(
+        f(m, "open_frames") >= 5.0,
+        "{name}: too few open frames: {m}"
+    );
+    let sharp = f(m, "interior_sharpness");
+    assert!(
+        (0.8..=1.25).contains(&sharp),
+        "{name}: interior sharpness {sharp:.2} outside 0.8..1.25: {m}"
+    );
+}
+
 #[test]
 fn a_teeth_smile_closes_on_pbm_and_in_pauses() {
     let dir = tempfile::tempdir().unwrap();
@@ -118,6 +132,7 @@ fn a_teeth_smile_closes_on_pbm_and_in_pauses() {
         "open gap {open}: the gap measure sees no opening"
     );
     assert_eq!(f(&m, "teeth_below_lip_frames"), 0.0, "{m}");
+    assert_interior_sharpness("obama", &m);
 }
 
 #[test]

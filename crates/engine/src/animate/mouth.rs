@@ -13,7 +13,7 @@ use super::perform::FrameState;
 use super::rig::{rig_landmarks, Affine, Deformed, FaceRig, SourceOpening, INNER_LIP, LIP_COLUMNS};
 use super::warp::{sample_bilinear, sample_cubic, RgbRegion};
 use crate::face::Regions;
-use crate::geometry::{smooth_closed, smoothstep, Point};
+use crate::geometry::{point_in_polygon, smooth_closed, smoothstep, Point};
 use image::RgbImage;
 
 /// Depth of the front teeth (inter-ocular distances, as in the rig).
@@ -99,7 +99,9 @@ struct Plate {
     /// Where the source's opening divides: above it (the upper teeth) moves
     /// with the skull, below it (tongue, lower teeth) with the jaw.
     split: Vec<f32>,
-    /// The source shows lower teeth (else they are painted when wide open).
+    /// The source shows lower teeth or its tongue below the upper teeth:
+    /// that part is reused, riding on the jaw (else the tongue and lower
+    /// teeth are painted).
     lower_teeth: bool,
 }
 
@@ -134,7 +136,13 @@ pub struct MouthPainter {
     origin: Point,
     across: Point,
     down: Point,
-    /// Half the width of the visible dental arch, pixels.
+    /// The nostrils' shadow (luma): a cavity in the same light, so the
+    /// mouth's dark is never darker (a painting's or a soft photo's dark is
+    /// a gentle one).
+    shadow_floor: f32,
+    /// Half the width of the dental arch, pixels: from the head's size (the
+    /// eyes' distance), not the mouth's, so a wide smile shows more teeth
+    /// and dark corners past the last ones, a pursed mouth fewer.
     half_arch: f32,
     width: f32,
     /// The source's inner lip curves in the mouth frame.
@@ -188,6 +196,7 @@ impl MouthPainter {
             across: Point::new(1.0, 0.0),
             down: Point::new(0.0, 1.0),
             half_arch: 1.0,
+            shadow_floor: 0.0,
             width: 1.0,
             upper_rest: Table::default(),
             lower_rest: Table::default(),
@@ -208,7 +217,10 @@ impl MouthPainter {
         p.down = Point::new(-p.across.y, p.across.x);
         p.origin = l(60).lerp(l(64), 0.5);
         p.width = width;
-        p.half_arch = 0.5 * width * 0.94;
+        let iod = face.right_iris.center.dist(face.left_iris.center);
+        // A dental arch of about 25 mm radius for 63 mm between the pupils.
+        p.half_arch = if iod > 4.0 { 0.4 * iod } else { 0.47 * width };
+        p.shadow_floor = nostril_shadow(src, face, iod);
 
         // Lip colour: between the outer and inner contours of both lips.
         let pairs = [(50, 61), (51, 62), (52, 63), (56, 65), (57, 66), (58, 67)];
@@ -238,17 +250,40 @@ impl MouthPainter {
             let m = (skin[0] + skin[1] + skin[2]) / 3.0;
             skin.map(|c| (c / m.max(1.0)).clamp(0.8, 1.25).powf(0.25))
         };
-        p.teeth = [
-            232.0 * light * cast[0],
-            224.0 * light * cast[1],
-            206.0 * light * cast[2],
+        let by_skin = [
+            222.0 * light * cast[0],
+            214.0 * light * cast[1],
+            196.0 * light * cast[2],
         ];
-        p.cavity_tint = [lip[0] * 0.95, lip[1] * 0.7, lip[2] * 0.72];
-        p.tongue = [
-            (lip[0] * 0.85 + 18.0).min(255.0),
-            lip[1] * 0.55,
-            lip[2] * 0.6,
-        ];
+        // The eye whites are the same kind of surface in the same light:
+        // grey in a grey photo, yellowed under a painting's varnish, dim in
+        // a dim one. Their brightness is held near the skin's estimate (a
+        // deep-set eye's shadow, a glint on glasses).
+        p.teeth = match sclera(src, face) {
+            Some(eye) => {
+                let target = (luma(eye) * 1.05).clamp(0.75 * luma(by_skin), 1.15 * luma(by_skin));
+                let eye = eye.map(|v| v * target / luma(eye).max(1.0));
+                mix(by_skin, eye, 0.7)
+            }
+            None => by_skin,
+        };
+        // The lining and the tongue in the photo's own hue: anatomical reds
+        // only as far as the photo has colour (a sepia print keeps its tint).
+        let colourful = smoothstep(12.0, 40.0, chroma(lip));
+        p.cavity_tint = mix(
+            lip.map(|v| v * 0.85),
+            [lip[0] * 0.95, lip[1] * 0.7, lip[2] * 0.72],
+            colourful,
+        );
+        p.tongue = mix(
+            lip.map(|v| (v + 10.0).min(255.0)),
+            [
+                (lip[0] * 0.85 + 18.0).min(255.0),
+                lip[1] * 0.55,
+                lip[2] * 0.6,
+            ],
+            colourful,
+        );
         p.grain = grain(src, l(48).lerp(l(4), 0.5), width * 0.12).clamp(0.3, 4.0);
         p.edge = edge_width(src, &landmarks, p.down, width);
 
@@ -433,7 +468,7 @@ impl MouthPainter {
             .filter_map(|c| upper[c].map(|u| (a_lo + c as f32, u.1 + 0.5)))
             .collect();
         let curve = fit_smile_curve(&edges, 0.06 * w);
-        let split = (0..cols)
+        let split: Vec<f32> = (0..cols)
             .map(|c| {
                 let (u0, l0) = gap_at(c);
                 // No upper teeth seen: all of the opening rides on the jaw.
@@ -444,7 +479,26 @@ impl MouthPainter {
         // Painted lower teeth where the source shows none: decided once for
         // the whole mouth, never column by column (no patches).
         let seen = lower.iter().filter(|l| l.is_some()).count();
-        let lower_teeth = seen * 10 >= cols * 4;
+        // Or the photo's own tongue: most of what lies below the upper
+        // teeth is neither teeth nor the mouth's dark, but lip-toned.
+        let lip_luma = luma(self.lip);
+        let (mut tongue, mut below) = (0usize, 0usize);
+        for (c, &edge) in split.iter().enumerate() {
+            let a = a_lo + c as f32;
+            let bottom = self.lower_rest.at(a);
+            let mut h = edge + 0.5;
+            while h < bottom - 0.5 {
+                let colour = px(src, self.frame_point(a, h));
+                below += 1;
+                let l = luma(colour);
+                if score(colour) <= thr && l >= 0.5 * lip_luma && l <= 1.3 * lip_luma + 10.0 {
+                    tongue += 1;
+                }
+                h += 1.0;
+            }
+        }
+        let tongue_seen = below >= 20 && tongue * 2 >= below;
+        let lower_teeth = seen * 10 >= cols * 4 || tongue_seen;
         Some(Plate {
             a0: a_lo,
             upper,
@@ -588,13 +642,18 @@ impl MouthPainter {
         // the throat, more under the upper teeth (the palate) and towards
         // the corners. Never a flat black hole.
         let deep = smoothstep(0.0, 0.1 * w, d_top.min(d_bot));
-        let under_teeth = 1.0 - 0.25 * smoothstep(0.2, 0.7, d_bot / gap);
-        let k = (0.55 - 0.25 * deep) * under_teeth * side;
-        let lining = [
+        let under_teeth = 1.0 - 0.15 * smoothstep(0.2, 0.7, d_bot / gap);
+        let k = (0.62 - 0.22 * deep) * under_teeth * side;
+        let mut lining = [
             self.cavity_tint[0] * k,
             self.cavity_tint[1] * k,
             self.cavity_tint[2] * k,
         ];
+        let floor = self.shadow_floor * (1.0 - 0.2 * deep) * side;
+        if luma(lining) < floor {
+            let lift = floor / luma(lining).max(1.0);
+            lining = lining.map(|v| v * lift);
+        }
         let mut c = self.grainy(lining, a, h_jaw);
 
         // Tongue: a dome on the floor of the mouth, riding on the jaw just
@@ -603,9 +662,10 @@ impl MouthPainter {
         // opening, so the mouth never reads as a black hole.
         let wide = smoothstep(0.05, 0.5, ctx.open);
         let lower_lip = ctx.lo_now.at(a);
-        let rise = (gap * (0.3 + 0.15 * wide) + ctx.tongue * gap * 0.3).min(0.75 * gap);
+        // Mostly behind the lower teeth; its tip comes up for l/th/t/d.
+        let rise = (gap * (0.22 + 0.13 * wide) + ctx.tongue * gap * 0.4).min(0.72 * gap);
         // Narrower than the teeth: the tongue sits inside the arch.
-        let ut = u / (0.72 + 0.1 * ctx.tongue);
+        let ut = u / (0.6 + 0.12 * ctx.tongue);
         let dome = (1.0 - ut * ut).max(0.0).sqrt();
         if ut.abs() < 1.0 && rise * dome > 0.3 {
             let top = lower_lip - rise * dome;
@@ -666,7 +726,7 @@ impl MouthPainter {
                 let alpha = ramp(edge - h);
                 if alpha > 0.0 {
                     // Shadow of the upper lip, and a translucent incisal edge.
-                    let lip_shadow = 0.6 + 0.4 * smoothstep(0.0, 0.05 * w, d_top);
+                    let lip_shadow = 0.7 + 0.3 * smoothstep(0.0, self.edge.max(0.025 * w), d_top);
                     let along = (h - up_rest) / (0.065 * w * len).max(1.0);
                     let tip = 1.0 - 0.12 * smoothstep(0.75, 1.0, along);
                     let k = shade * side * lip_shadow * tip;
@@ -680,7 +740,7 @@ impl MouthPainter {
             }
         }
         // A soft shadow where the lips meet the opening.
-        let rim = 0.85 + 0.15 * smoothstep(0.0, self.edge + 0.5 + 0.015 * w, d_top.min(d_bot));
+        let rim = 0.92 + 0.08 * smoothstep(0.0, self.edge + 0.5 + 0.015 * w, d_top.min(d_bot));
         c.map(|v| v * rim)
     }
 
@@ -782,6 +842,8 @@ const LOWER_TEETH: [(f32, f32); 6] = [
 
 /// Relative length of the tooth at `u` (rounded corners, a pointed canine)
 /// and its shading (gaps between teeth, convex faces, darker to the back).
+/// No two teeth are alike: each is a little longer or shorter, lighter or
+/// darker.
 fn tooth_shape(u: f32, teeth: &[(f32, f32); 6]) -> (f32, f32) {
     let x = u.abs().min(0.999);
     let mut k = 0;
@@ -805,7 +867,67 @@ fn tooth_shape(u: f32, teeth: &[(f32, f32); 6]) -> (f32, f32) {
     let convex = 0.86 + 0.14 * (std::f32::consts::PI * t).sin();
     let seam = 0.8 + 0.2 * smoothstep(0.0, 0.07, t.min(1.0 - t));
     let back = 1.0 - 0.45 * smoothstep(0.7, 1.0, x);
-    (base * round, convex * seam * back * (0.7 + 0.3 * facing))
+    let tooth = (k as i32 + 1) * if u < 0.0 { -1 } else { 1 };
+    let longer = 1.0 + 0.05 * hash_noise(tooth, 11);
+    let lighter = 1.0 + 0.05 * hash_noise(tooth, 23);
+    (
+        base * round * longer,
+        convex * seam * back * lighter * (0.7 + 0.3 * facing),
+    )
+}
+
+/// The nostrils' shadow: the darkest few percent of the luma just above
+/// the nose's base line.
+fn nostril_shadow(src: &RgbImage, face: &Regions, iod: f32) -> f32 {
+    let base = &face.nose_base;
+    if base.len() < 3 || iod < 4.0 {
+        return 0.0;
+    }
+    let b = crate::geometry::Rect::bounding(base);
+    let (x0, x1) = (b.x.max(0.0) as u32, (b.right() as u32).min(src.width()));
+    let y0 = (b.y - 0.12 * iod).max(0.0) as u32;
+    let y1 = ((b.bottom() + 0.02 * iod) as u32).min(src.height());
+    let mut v: Vec<f32> = (y0..y1)
+        .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+        .map(|(x, y)| luma(src.get_pixel(x, y).0.map(f32::from)))
+        .collect();
+    if v.len() < 16 {
+        return 0.0;
+    }
+    v.sort_by(f32::total_cmp);
+    v[v.len() / 20]
+}
+
+/// The colour of the eye whites: inside both eyelid contours, away from the
+/// irises, the median of the brighter half. None when the eyes are too
+/// small (or shut) to give enough of it.
+fn sclera(src: &RgbImage, face: &Regions) -> Option<[f32; 3]> {
+    let mut whites: Vec<[f32; 3]> = Vec::new();
+    for (lids, iris) in [
+        (&face.right_eye, face.right_iris),
+        (&face.left_eye, face.left_iris),
+    ] {
+        if lids.len() < 3 {
+            continue;
+        }
+        let b = crate::geometry::Rect::bounding(lids);
+        let (x0, y0) = (b.x.floor().max(0.0) as u32, b.y.floor().max(0.0) as u32);
+        let x1 = (b.right().ceil() as u32).min(src.width());
+        let y1 = (b.bottom().ceil() as u32).min(src.height());
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let q = Point::new(x as f32, y as f32);
+                if q.dist(iris.center) > 1.15 * iris.radius + 0.5 && point_in_polygon(q, lids) {
+                    whites.push(src.get_pixel(x, y).0.map(f32::from));
+                }
+            }
+        }
+    }
+    if whites.len() < 16 {
+        return None;
+    }
+    whites.sort_by(|a, b| luma(*a).total_cmp(&luma(*b)));
+    Some(whites[whites.len() * 3 / 4])
 }
 
 /// The photo's grain: mean absolute deviation from a 3x3 mean, on skin.

@@ -5,7 +5,7 @@
 //! do teeth ever show below the lower lip.
 
 use super::{mouth_open, pick};
-use crate::geometry::{grow_polygon, point_in_polygon, Point, Rect};
+use crate::geometry::{grow_polygon, point_in_polygon, smooth_closed, Point, Rect};
 use image::RgbImage;
 use serde::Serialize;
 
@@ -47,8 +47,10 @@ pub struct MouthFigures {
     /// The widest gap inside long pauses (their inner part).
     pub pause_gap_max: f64,
     pub pause_frames: usize,
-    /// The strongest edge in and around the open mouth (98th percentile of
-    /// the Sobel magnitude, worst frame) over the source's own lip edge.
+    /// The strongest edge along the open mouth's inner boundary, where lips
+    /// meet what is painted or reused inside (98th percentile of the Sobel
+    /// magnitude within 1.5 px of the tracked inner lip, worst frame), over
+    /// the source's own lip edge: a drawn outline, notch or step shows here.
     pub edge_ratio: f64,
     /// 98th-percentile chroma (max - min of RGB) of the mouth, worst frame,
     /// and of the source's face.
@@ -149,8 +151,9 @@ impl MouthMeter {
             return;
         }
         let inner = pick(l, &INNER);
+        let boundary = smooth_closed(&inner, 4);
         self.edges.push(percentile(
-            region(img, &inner, -1.5).map(|(x, y)| sobel(img, x, y)),
+            near(img, &boundary, 1.5).map(|(x, y)| sobel(img, x, y)),
             0.98,
         ));
         let inside: Vec<(u32, u32)> = region(img, &inner, 1.0).collect();
