@@ -197,7 +197,7 @@ fn a_server_killed_mid_render_finishes_the_task_after_restart() {
     let attempts = rt.block_on(async {
         use mouthpiece_storage::MetadataStore;
         let store =
-            mouthpiece_storage::sqlite::SqliteStore::open(&dir.path().join("data/mouthpiece.db"))
+            mouthpiece_storage::sql::SqlStore::open_sqlite(&dir.path().join("data/mouthpiece.db"))
                 .await
                 .unwrap();
         store.task(&id).await.unwrap().unwrap().attempts

@@ -6,11 +6,13 @@
 //!   callback outbox.
 //! - [`BlobStore`]: files by key (put, get, ranged reads, delete).
 //!
-//! The embedded defaults are [`sqlite::SqliteStore`] (WAL mode, migrations
-//! under `migrations/sqlite`) and [`fs::FsBlobStore`]. For several nodes,
-//! [`postgres::PgStore`] (claim with `FOR UPDATE SKIP LOCKED`) and
-//! [`s3::S3BlobStore`] (any S3-compatible service, through `object_store`)
-//! implement the same traits; [`url`] picks one by URL.
+//! The embedded defaults are [`sql::SqlStore`] on SQLite (WAL mode,
+//! migrations under `migrations/sqlite`) and [`fs::FsBlobStore`]. For
+//! several nodes, the same [`sql::SqlStore`] on PostgreSQL (claims with
+//! `FOR UPDATE SKIP LOCKED`) and [`s3::S3BlobStore`] (any S3-compatible
+//! service, through `object_store`) implement the same traits; [`url`] picks
+//! one by URL. The SQL is written once (`sql.rs`); `sqlite.rs` and
+//! `postgres.rs` hold only how to open each and what each spells its own way.
 //!
 //! Records here are plain data: the domain owns validation and meaning.
 
@@ -23,6 +25,7 @@ pub mod metadata;
 pub mod postgres;
 pub mod records;
 pub mod s3;
+pub mod sql;
 pub mod sqlite;
 pub mod testing;
 pub mod url;
