@@ -9,7 +9,7 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use mouthpiece_storage::MetadataStore;
+use mouthpiece_storage::TaskQueue;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

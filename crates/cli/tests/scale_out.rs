@@ -12,7 +12,7 @@ mod common;
 use base64::Engine;
 use common::*;
 use mouthpiece_storage::sql::SqlStore;
-use mouthpiece_storage::{testing, MetadataStore, NewTask, TaskState};
+use mouthpiece_storage::{testing, Accounts, NewTask, TaskQueue, TaskState};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! (`on_both_stores!` at the end makes a test of each per store), and the
 //! two schemas are compared column by column.
 
-use crate::metadata::{CallbackFor, InsertOutcome, MetadataStore};
+use crate::metadata::*;
 use crate::records::*;
 use crate::sql::{Db, SqlStore};
 use crate::testing;

@@ -1,9 +1,11 @@
-//! Persistence behind two small traits, so the domain never sees a database
+//! Persistence behind small traits, so the domain never sees a database
 //! or a file system:
 //!
-//! - [`MetadataStore`]: accounts and their keys, tasks and the durable queue
-//!   (claim with a lease, heartbeat, finish), TTS audio records, and the
-//!   callback outbox.
+//! - the metadata store as capability traits ([`Accounts`], [`TaskQueue`]
+//!   with its claims, leases and finishes, [`AudioStore`],
+//!   [`CallbackOutbox`], [`LinkedAccounts`], [`Avatars`], [`Assets`],
+//!   [`ServerSettings`], [`PublicIds`]); [`MetadataStore`] is all of them and
+//!   [`Stores`] one handle per capability.
 //! - [`BlobStore`]: files by key (put, get, ranged reads, delete).
 //!
 //! The embedded defaults are [`sql::SqlStore`] on SQLite (WAL mode,
@@ -32,5 +34,8 @@ pub mod url;
 
 pub use blob::{validate_key, BlobStore, ByteStream};
 pub use error::{Result, StorageError};
-pub use metadata::{CallbackFor, InsertOutcome, MetadataStore};
+pub use metadata::{
+    Accounts, Assets, AudioStore, Avatars, CallbackFor, CallbackOutbox, InsertOutcome,
+    LinkedAccounts, MetadataStore, PublicIds, ServerSettings, Stores, TaskQueue,
+};
 pub use records::*;
