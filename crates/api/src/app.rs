@@ -113,7 +113,7 @@ impl Server {
         settings.check()?;
         telemetry::install();
         prepare_data_dir(&settings)?;
-        let store = mouthpiece_storage::url::open_metadata(&settings.database_url())
+        let stores = mouthpiece_storage::url::open_metadata(&settings.database_url())
             .await
             .with_context(|| "opening the metadata store".to_string())?;
         let blobs =
@@ -145,7 +145,7 @@ impl Server {
             (aimlapi::DIALECT, Arc::new(kling::KlingCallbacks)),
             (useapi::DIALECT, Arc::new(useapi::UseapiCallbacks)),
         ];
-        let services = Services::new(settings.domain(addr)?, store, blobs, formats)
+        let services = Services::new(settings.domain(addr)?, stores, blobs, formats)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let state = AppState {
@@ -193,7 +193,9 @@ impl Server {
         }
 
         let dispatcher = Dispatcher::new(
-            services.store.clone(),
+            services.stores.callbacks.clone(),
+            services.stores.accounts.clone(),
+            services.stores.tasks.clone(),
             &services.events,
             services.config.network.clone(),
             services.config.callbacks.clone(),
@@ -201,7 +203,9 @@ impl Server {
         .map_err(anyhow::Error::msg)?;
         handles.push(tokio::spawn(dispatcher.run(shutdown.clone())));
         let janitor = Janitor::new(
-            services.store.clone(),
+            services.stores.tasks.clone(),
+            services.stores.audio.clone(),
+            services.stores.assets.clone(),
             services.blobs.clone(),
             services.config.retention_ms(),
         );

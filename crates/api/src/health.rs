@@ -16,7 +16,7 @@ pub async fn healthz() -> Response {
     (status = 200, description = "Ready to take work"),
     (status = 503, description = "Not ready: see `checks`")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let db = state.services.store.ping().await.is_ok();
+    let db = state.services.stores.settings.ping().await.is_ok();
     let models = state.analyzer.get().is_some();
     let status = if db && models {
         StatusCode::OK

@@ -42,11 +42,11 @@ pub fn install() -> Option<PrometheusHandle> {
 /// Prometheus text format; queue gauges are read fresh on every scrape.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    if let Ok(q) = state.services.store.queue_stats().await {
+    if let Ok(q) = state.services.stores.tasks.queue_stats().await {
         metrics::gauge!("mouthpiece_queue_depth", "state" => "submitted").set(q.submitted as f64);
         metrics::gauge!("mouthpiece_queue_depth", "state" => "processing").set(q.processing as f64);
     }
-    if let Ok(n) = state.services.store.pending_callbacks().await {
+    if let Ok(n) = state.services.stores.callbacks.pending_callbacks().await {
         metrics::gauge!("mouthpiece_callbacks_pending").set(n as f64);
     }
     let body = install().map(|h| h.render()).unwrap_or_default();

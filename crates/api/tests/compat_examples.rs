@@ -1342,7 +1342,8 @@ async fn old_19_digit_ids_still_resolve() {
     let inserted = t
         .server
         .services
-        .store
+        .stores
+        .tasks
         .insert_task(&task, 10, &|_| None)
         .await
         .expect("insert");

@@ -362,7 +362,15 @@ async fn tts_audio_id_renders_with_its_phoneme_timing() {
         .await;
     assert_eq!(s, 200, "{c}");
     let id = c["data"]["task_id"].as_str().unwrap().to_string();
-    let stored = t.server.services.store.task(&id).await.unwrap().unwrap();
+    let stored = t
+        .server
+        .services
+        .stores
+        .tasks
+        .task(&id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         stored.spec.contains("mouthCues"),
         "the task carries the TTS mouth timeline"
@@ -708,7 +716,8 @@ async fn a_task_abandoned_by_its_worker_is_reclaimed_after_the_lease() {
     let claimed = t
         .server
         .services
-        .store
+        .stores
+        .tasks
         .claim_task("ghost-worker", now, now + 1000, 3, &|_| None)
         .await
         .unwrap()
@@ -720,7 +729,15 @@ async fn a_task_abandoned_by_its_worker_is_reclaimed_after_the_lease() {
     t.server.start_workers();
     let done = t.wait_done(key, &id, RENDER_TIMEOUT).await;
     assert_eq!(done["task_status"], "succeed", "{done}");
-    let record = t.server.services.store.task(&id).await.unwrap().unwrap();
+    let record = t
+        .server
+        .services
+        .stores
+        .tasks
+        .task(&id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         record.attempts, 2,
         "claimed again after the ghost's lease expired"

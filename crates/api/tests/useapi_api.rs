@@ -245,7 +245,8 @@ async fn documented_flow_account_asset_avatar_video_poll_download_callback() {
     let rec = t
         .server
         .services
-        .store
+        .stores
+        .tasks
         .task(&id.to_string())
         .await
         .unwrap()
@@ -831,7 +832,8 @@ async fn every_rule_answers_in_useapis_error_shape() {
     let rec = t
         .server
         .services
-        .store
+        .stores
+        .tasks
         .task(&tid.to_string())
         .await
         .unwrap()

@@ -58,8 +58,8 @@ pub fn run(a: AccountArgs) -> Result<()> {
         .build()?;
     rt.block_on(async move {
         mouthpiece_api::app::prepare_data_dir(&settings)?;
-        let store = mouthpiece_storage::url::open_metadata(&settings.database_url()).await?;
-        let accounts = AccountService::new(store, settings.auth.clock_skew_seconds);
+        let stores = mouthpiece_storage::url::open_metadata(&settings.database_url()).await?;
+        let accounts = AccountService::new(stores.accounts, settings.auth.clock_skew_seconds);
         match a.command {
             AccountCommand::Create {
                 name,

@@ -9,7 +9,7 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use mouthpiece_storage::MetadataStore;
+use mouthpiece_storage::TaskQueue;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -198,7 +198,7 @@ fn stored_task(db: &Path, id: &str) -> mouthpiece_storage::TaskRecord {
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = mouthpiece_storage::sqlite::SqliteStore::open(db)
+        let store = mouthpiece_storage::sql::SqlStore::open_sqlite(db)
             .await
             .unwrap();
         store.task(id).await.unwrap().unwrap()

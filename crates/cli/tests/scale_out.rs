@@ -11,8 +11,8 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use mouthpiece_storage::postgres::PgStore;
-use mouthpiece_storage::{testing, MetadataStore, NewTask, TaskState};
+use mouthpiece_storage::sql::SqlStore;
+use mouthpiece_storage::{testing, Accounts, NewTask, TaskQueue, TaskState};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -170,9 +170,11 @@ impl Cluster {
         v["data"]["task_id"].as_str().expect("task id").to_string()
     }
 
-    fn store(&self) -> (tokio::runtime::Runtime, PgStore) {
+    fn store(&self) -> (tokio::runtime::Runtime, SqlStore) {
         let rt = rt();
-        let s = rt.block_on(PgStore::open_url(&self.db)).expect("open db");
+        let s = rt
+            .block_on(SqlStore::open_postgres(&self.db))
+            .expect("open db");
         (rt, s)
     }
 }
@@ -386,7 +388,7 @@ fn bench_queue() {
     let admin = testing::admin_url();
     let db = rt.block_on(testing::create_database(&admin)).unwrap();
     rt.block_on(async {
-        let store = std::sync::Arc::new(PgStore::open_url(&db).await.unwrap());
+        let store = std::sync::Arc::new(SqlStore::open_postgres(&db).await.unwrap());
         store
             .create_account(&mouthpiece_storage::NewAccount {
                 account: mouthpiece_storage::AccountRecord {

@@ -195,9 +195,9 @@ fn a_server_killed_mid_render_finishes_the_task_after_restart() {
         .build()
         .unwrap();
     let attempts = rt.block_on(async {
-        use mouthpiece_storage::MetadataStore;
+        use mouthpiece_storage::TaskQueue;
         let store =
-            mouthpiece_storage::sqlite::SqliteStore::open(&dir.path().join("data/mouthpiece.db"))
+            mouthpiece_storage::sql::SqlStore::open_sqlite(&dir.path().join("data/mouthpiece.db"))
                 .await
                 .unwrap();
         store.task(&id).await.unwrap().unwrap().attempts

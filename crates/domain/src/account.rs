@@ -7,7 +7,7 @@ use crate::error::{AuthFailure, DomainError, Result};
 use crate::throttle::{AuthThrottle, Subject, ThrottleConfig};
 use crate::{ids, jwt};
 use base64::Engine;
-use mouthpiece_storage::{AccountRecord, MetadataStore, NewAccount};
+use mouthpiece_storage::{AccountRecord, Accounts, NewAccount};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -65,23 +65,23 @@ pub struct RotatedCredentials {
 
 #[derive(Clone)]
 pub struct AccountService {
-    store: Arc<dyn MetadataStore>,
+    accounts: Arc<dyn Accounts>,
     clock_skew_s: i64,
     throttle: Arc<AuthThrottle>,
 }
 
 impl AccountService {
-    pub fn new(store: Arc<dyn MetadataStore>, clock_skew_s: i64) -> Self {
-        Self::with_throttle(store, clock_skew_s, ThrottleConfig::default())
+    pub fn new(accounts: Arc<dyn Accounts>, clock_skew_s: i64) -> Self {
+        Self::with_throttle(accounts, clock_skew_s, ThrottleConfig::default())
     }
 
     pub fn with_throttle(
-        store: Arc<dyn MetadataStore>,
+        accounts: Arc<dyn Accounts>,
         clock_skew_s: i64,
         throttle: ThrottleConfig,
     ) -> Self {
         Self {
-            store,
+            accounts,
             clock_skew_s,
             throttle: Arc::new(AuthThrottle::new(throttle)),
         }
@@ -96,7 +96,7 @@ impl AccountService {
             secret_key: ids::token(40),
         };
         let found = self
-            .store
+            .accounts
             .replace_credentials(
                 account_id,
                 &hash_api_key(&creds.api_key),
@@ -184,7 +184,7 @@ impl AccountService {
             max_concurrent_tasks: req.max_concurrent_tasks,
             created_at: now_ms(),
         };
-        self.store
+        self.accounts
             .create_account(&NewAccount {
                 account: record.clone(),
                 api_key_hash: hash_api_key(&api_key),
@@ -201,7 +201,7 @@ impl AccountService {
 
     pub async fn list(&self) -> Result<Vec<Account>> {
         Ok(self
-            .store
+            .accounts
             .list_accounts()
             .await?
             .into_iter()
@@ -233,7 +233,7 @@ impl AccountService {
                     "the JWT has no iss (AccessKey)".into(),
                 ));
             };
-            let Some(account) = self.store.account_by_access_key(iss).await? else {
+            let Some(account) = self.accounts.account_by_access_key(iss).await? else {
                 return fail(AuthFailure::Invalid("unknown AccessKey in iss".into()));
             };
             if let Err(f) = parsed.verify(account.secret_key.as_bytes(), now_s(), self.clock_skew_s)
@@ -243,7 +243,7 @@ impl AccountService {
             return Ok(account.into());
         }
         match self
-            .store
+            .accounts
             .account_by_api_key_hash(&hash_api_key(token))
             .await?
         {

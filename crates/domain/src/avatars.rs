@@ -15,7 +15,9 @@ use crate::voices::{self, Language, Voice};
 use bytes::Bytes;
 use mouthpiece_engine::animate::Emotion;
 use mouthpiece_engine::face::FaceAnalyzer;
-use mouthpiece_storage::{AssetQuery, AssetRecord, AvatarRecord, BlobStore, MetadataStore};
+use mouthpiece_storage::{
+    AssetQuery, AssetRecord, Assets, AvatarRecord, Avatars, BlobStore, PublicIds,
+};
 use std::sync::Arc;
 
 pub const MAX_NICKNAME_CHARS: usize = 30;
@@ -299,7 +301,9 @@ pub const ASSET_TYPES: [&str; 11] = [
 
 #[derive(Clone)]
 pub struct AvatarService {
-    store: Arc<dyn MetadataStore>,
+    avatars: Arc<dyn Avatars>,
+    assets: Arc<dyn Assets>,
+    ids: Arc<dyn PublicIds>,
     blobs: Arc<dyn BlobStore>,
     signer: UrlSigner,
     retention_ms: i64,
@@ -307,13 +311,17 @@ pub struct AvatarService {
 
 impl AvatarService {
     pub fn new(
-        store: Arc<dyn MetadataStore>,
+        avatars: Arc<dyn Avatars>,
+        assets: Arc<dyn Assets>,
+        ids: Arc<dyn PublicIds>,
         blobs: Arc<dyn BlobStore>,
         signer: UrlSigner,
         retention_ms: i64,
     ) -> Self {
         Self {
-            store,
+            avatars,
+            assets,
+            ids,
             blobs,
             signer,
             retention_ms,
@@ -373,10 +381,10 @@ impl AvatarService {
             }
             None => (image.bytes, image.ext),
         };
-        let id = ids::public_id(&*self.store).await?;
+        let id = ids::public_id(&*self.ids).await?;
         let key = format!("avatars/{}/{id}.{ext}", account.id);
         self.blobs.put(&key, bytes).await?;
-        let count = self.store.avatars(&account.id).await?.len();
+        let count = self.avatars.avatars(&account.id).await?.len();
         let prompt = new.prompt.unwrap_or_else(|| DEFAULT_PROMPT.to_string());
         let voice = new.speaker.unwrap_or_else(|| fitting_voice(&prompt));
         let now = now_ms();
@@ -396,13 +404,13 @@ impl AvatarService {
             created_at: now,
             updated_at: now,
         };
-        self.store.insert_avatar(&rec).await?;
+        self.avatars.insert_avatar(&rec).await?;
         Ok(self.view(rec))
     }
 
     pub async fn personal(&self, account: &Account) -> Result<Vec<Avatar>> {
         Ok(self
-            .store
+            .avatars
             .avatars(&account.id)
             .await?
             .into_iter()
@@ -452,7 +460,7 @@ impl AvatarService {
             });
         }
         let r = self
-            .store
+            .avatars
             .avatar(&account.id, id)
             .await?
             .ok_or_else(not_found)?;
@@ -473,13 +481,13 @@ impl AvatarService {
     pub async fn delete(&self, account: &Account, id: &str) -> Result<()> {
         let id = id.trim();
         let rec =
-            self.store
+            self.avatars
                 .avatar(&account.id, id)
                 .await?
                 .ok_or_else(|| DomainError::NotFound {
                     what: format!("avatar {id:?}"),
                 })?;
-        self.store.delete_avatar(&account.id, id).await?;
+        self.avatars.delete_avatar(&account.id, id).await?;
         if let Err(e) = self.blobs.delete(&rec.image_key).await {
             tracing::warn!(error = %e, avatar = id, "could not remove a deleted avatar's image");
         }
@@ -552,7 +560,7 @@ impl AvatarService {
             duration_ms = Some((a.duration * 1000.0).round() as u64);
             (AssetKind::Audio, a.ext)
         };
-        let id = ids::public_id(&*self.store).await?;
+        let id = ids::public_id(&*self.ids).await?;
         let file_name = format!("{}.{ext}", ids::token(15).to_ascii_lowercase());
         let key = format!("assets/{}/{file_name}", account.id);
         self.blobs.put(&key, body).await?;
@@ -569,7 +577,7 @@ impl AvatarService {
             duration_ms: duration_ms.and_then(|d| i64::try_from(d).ok()),
             created_at: now_ms(),
         };
-        if let Err(e) = self.store.insert_asset(&record).await {
+        if let Err(e) = self.assets.insert_asset(&record).await {
             // No row, no listing: the bytes would be unreachable.
             let _ = self.blobs.delete(&record.blob_key).await;
             return Err(e.into());
@@ -611,7 +619,7 @@ impl AvatarService {
             offset: filter.page.max(1).saturating_sub(1).saturating_mul(limit),
             limit,
         };
-        let rows = self.store.assets(&account.id, &query).await?;
+        let rows = self.assets.assets(&account.id, &query).await?;
         Ok(rows.into_iter().map(|r| self.asset_view(r)).collect())
     }
 
@@ -623,7 +631,7 @@ impl AvatarService {
         email: &str,
         ids: &[String],
     ) -> Result<Vec<String>> {
-        let gone = self.store.delete_assets(&account.id, email, ids).await?;
+        let gone = self.assets.delete_assets(&account.id, email, ids).await?;
         for a in &gone {
             if let Err(e) = self.blobs.delete(&a.blob_key).await {
                 tracing::warn!(key = %a.blob_key, error = %e, "a deleted upload's bytes stay behind");

@@ -12,7 +12,9 @@ use crate::task::{CallbackFormat, Delivery, Task, TaskSpec};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use mouthpiece_storage::{CallbackRecord, MetadataStore, NewCallback, TaskRecord};
+use mouthpiece_storage::{
+    Accounts, CallbackOutbox, CallbackRecord, NewCallback, TaskQueue, TaskRecord,
+};
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -131,7 +133,11 @@ impl TaskEvents {
 
 /// Delivers the outbox.
 pub struct Dispatcher {
-    store: Arc<dyn MetadataStore>,
+    outbox: Arc<dyn CallbackOutbox>,
+    /// For the account's webhook secret.
+    accounts: Arc<dyn Accounts>,
+    /// For the task's dialect (its callback format).
+    tasks: Arc<dyn TaskQueue>,
     http: Outbound,
     config: CallbackConfig,
     wake: Arc<Notify>,
@@ -140,7 +146,9 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(
-        store: Arc<dyn MetadataStore>,
+        outbox: Arc<dyn CallbackOutbox>,
+        accounts: Arc<dyn Accounts>,
+        tasks: Arc<dyn TaskQueue>,
         events: &TaskEvents,
         policy: NetworkPolicy,
         config: CallbackConfig,
@@ -151,7 +159,9 @@ impl Dispatcher {
             max_redirects: 0,
         };
         Ok(Self {
-            store,
+            outbox,
+            accounts,
+            tasks,
             http: Outbound::new(policy, &limits, false)?,
             config,
             wake: events.wake.clone(),
@@ -167,7 +177,7 @@ impl Dispatcher {
             let lease = i64::try_from((self.config.timeout * 3).as_millis())
                 .unwrap_or(i64::MAX / 4)
                 .max(30_000);
-            match self.store.claim_callbacks(now, now + lease, 16).await {
+            match self.outbox.claim_callbacks(now, now + lease, 16).await {
                 Ok(due) if !due.is_empty() => {
                     futures::future::join_all(due.into_iter().map(|c| self.deliver(c))).await;
                     continue;
@@ -185,7 +195,7 @@ impl Dispatcher {
 
     async fn deliver(&self, c: CallbackRecord) {
         let attempts = c.attempts + 1;
-        let secret = match self.store.account(&c.account_id).await {
+        let secret = match self.accounts.account(&c.account_id).await {
             Ok(a) => a.and_then(|a| a.webhook_secret),
             Err(e) => {
                 tracing::error!(error = %e, "reading the account of a callback failed");
@@ -193,7 +203,7 @@ impl Dispatcher {
             }
         };
         // The task's dialect decides how its callbacks are signed.
-        let format = match self.store.task(&c.task_id).await {
+        let format = match self.tasks.task(&c.task_id).await {
             Ok(t) => t
                 .and_then(|t| serde_json::from_str::<TaskSpec>(&t.spec).ok())
                 .and_then(|s| self.formats.get(s.dialect.as_str()).cloned()),
@@ -227,13 +237,13 @@ impl Dispatcher {
             Ok(()) => {
                 metrics::counter!("mouthpiece_callbacks_total", "outcome" => "delivered")
                     .increment(1);
-                self.store.callback_delivered(c.id, now_ms()).await
+                self.outbox.callback_delivered(c.id, now_ms()).await
             }
             Err(why) if attempts >= self.config.max_attempts => {
                 metrics::counter!("mouthpiece_callbacks_total", "outcome" => "abandoned")
                     .increment(1);
                 tracing::warn!(task_id = %c.task_id, url = %c.url, error = %why, attempts, "callback abandoned");
-                self.store.callback_abandoned(c.id, attempts, why).await
+                self.outbox.callback_abandoned(c.id, attempts, why).await
             }
             Err(why) => {
                 metrics::counter!("mouthpiece_callbacks_total", "outcome" => "retry").increment(1);
@@ -241,7 +251,7 @@ impl Dispatcher {
                     + i64::try_from(backoff(&self.config, attempts).as_millis())
                         .unwrap_or(i64::MAX / 2);
                 tracing::info!(task_id = %c.task_id, url = %c.url, error = %why, attempts, "callback failed; will retry");
-                self.store.callback_retry(c.id, attempts, next, why).await
+                self.outbox.callback_retry(c.id, attempts, next, why).await
             }
         };
         if let Err(e) = stored {

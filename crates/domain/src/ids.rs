@@ -1,7 +1,7 @@
 //! Identifiers and secrets.
 
 use crate::error::{DomainError, Result};
-use mouthpiece_storage::MetadataStore;
+use mouthpiece_storage::PublicIds;
 use rand::distr::{Alphanumeric, SampleString};
 use rand::Rng;
 
@@ -13,8 +13,8 @@ pub const MAX_SAFE_ID: u64 = (1 << 53) - 1;
 /// the store's shared counter (unique across nodes) followed by three random
 /// digits, so ids do not reveal how many others were made. Ids made before
 /// the counter (19 digits) are still accepted wherever ids are read.
-pub async fn public_id(store: &dyn MetadataStore) -> Result<String> {
-    let n = store.next_id().await?;
+pub async fn public_id(ids: &dyn PublicIds) -> Result<String> {
+    let n = ids.next_id().await?;
     let r: u64 = rand::rng().random_range(0..1000);
     u64::try_from(n)
         .ok()

@@ -2,14 +2,16 @@
 
 use crate::clock::now_ms;
 use crate::error::Result;
-use mouthpiece_storage::{BlobStore, MetadataStore};
+use mouthpiece_storage::{Assets, AudioStore, BlobStore, TaskQueue};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct Janitor {
-    store: Arc<dyn MetadataStore>,
+    tasks: Arc<dyn TaskQueue>,
+    audio: Arc<dyn AudioStore>,
+    assets: Arc<dyn Assets>,
     blobs: Arc<dyn BlobStore>,
     retention_ms: i64,
 }
@@ -23,12 +25,16 @@ pub struct Swept {
 
 impl Janitor {
     pub fn new(
-        store: Arc<dyn MetadataStore>,
+        tasks: Arc<dyn TaskQueue>,
+        audio: Arc<dyn AudioStore>,
+        assets: Arc<dyn Assets>,
         blobs: Arc<dyn BlobStore>,
         retention_ms: i64,
     ) -> Self {
         Self {
-            store,
+            tasks,
+            audio,
+            assets,
             blobs,
             retention_ms,
         }
@@ -41,7 +47,7 @@ impl Janitor {
         let mut swept = Swept::default();
         loop {
             let old = self
-                .store
+                .tasks
                 .tasks_created_before(now - self.retention_ms, 100)
                 .await?;
             if old.is_empty() {
@@ -49,24 +55,24 @@ impl Janitor {
             }
             for t in old {
                 self.blobs.delete_prefix(&format!("tasks/{}", t.id)).await?;
-                self.store.delete_task(&t.id).await?;
+                self.tasks.delete_task(&t.id).await?;
                 swept.tasks += 1;
             }
         }
         loop {
-            let old = self.store.audio_expired(now, 100).await?;
+            let old = self.audio.audio_expired(now, 100).await?;
             if old.is_empty() {
                 break;
             }
             for a in old {
                 self.blobs.delete(&a.blob_key).await?;
-                self.store.delete_audio(&a.id).await?;
+                self.audio.delete_audio(&a.id).await?;
                 swept.audio += 1;
             }
         }
         loop {
             let old = self
-                .store
+                .assets
                 .assets_created_before(now - self.retention_ms, 100)
                 .await?;
             if old.is_empty() {
@@ -74,7 +80,7 @@ impl Janitor {
             }
             for a in old {
                 self.blobs.delete(&a.blob_key).await?;
-                self.store
+                self.assets
                     .delete_assets(&a.account_id, &a.email, std::slice::from_ref(&a.id))
                     .await?;
                 swept.uploads += 1;

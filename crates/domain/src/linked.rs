@@ -7,7 +7,7 @@ use crate::account::{hash_api_key, Account};
 use crate::clock::now_ms;
 use crate::error::{DomainError, Result};
 use crate::input::{present, LinkedSlot};
-use mouthpiece_storage::{LinkedAccountRecord, MetadataStore};
+use mouthpiece_storage::{LinkedAccountRecord, LinkedAccounts, TaskQueue};
 use std::sync::Arc;
 
 pub const MAX_JOBS: u32 = 50;
@@ -96,12 +96,14 @@ impl NewLinkedAccount {
 
 #[derive(Clone)]
 pub struct LinkedAccountService {
-    store: Arc<dyn MetadataStore>,
+    linked: Arc<dyn LinkedAccounts>,
+    /// For the unfinished tasks per email.
+    tasks: Arc<dyn TaskQueue>,
 }
 
 impl LinkedAccountService {
-    pub fn new(store: Arc<dyn MetadataStore>) -> Self {
-        Self { store }
+    pub fn new(linked: Arc<dyn LinkedAccounts>, tasks: Arc<dyn TaskQueue>) -> Self {
+        Self { linked, tasks }
     }
 
     /// Adds the account, or updates it when the email is already linked.
@@ -113,13 +115,13 @@ impl LinkedAccountService {
             max_jobs: new.max_jobs,
             created_at: now_ms(),
         };
-        self.store.put_linked_account(&rec).await?;
+        self.linked.put_linked_account(&rec).await?;
         self.get(account, &rec.email).await
     }
 
     pub async fn list(&self, account: &Account) -> Result<Vec<LinkedAccount>> {
         Ok(self
-            .store
+            .linked
             .linked_accounts(&account.id)
             .await?
             .into_iter()
@@ -141,7 +143,7 @@ impl LinkedAccountService {
     pub async fn delete(&self, account: &Account, email: &str) -> Result<()> {
         let email = email.trim().to_ascii_lowercase();
         if self
-            .store
+            .linked
             .delete_linked_account(&account.id, &email)
             .await?
         {
@@ -197,7 +199,7 @@ impl LinkedAccountService {
 
     /// Running tasks per email, for every linked account (0 when idle).
     pub async fn load(&self, account: &Account) -> Result<Vec<(LinkedAccount, u32)>> {
-        let busy = self.store.active_tasks_by_email(&account.id).await?;
+        let busy = self.tasks.active_tasks_by_email(&account.id).await?;
         Ok(self
             .list(account)
             .await?

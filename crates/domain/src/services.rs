@@ -17,7 +17,9 @@ use crate::worker::WorkerConfig;
 use crate::{clock::now_ms, ids};
 use bytes::Bytes;
 use mouthpiece_engine::timeline::MouthTimeline;
-use mouthpiece_storage::{BlobStore, InsertOutcome, MetadataStore, NewTask, TaskLink};
+use mouthpiece_storage::{
+    Accounts, AudioStore, BlobStore, InsertOutcome, NewTask, PublicIds, Stores, TaskLink, TaskQueue,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +76,7 @@ impl DomainConfig {
 #[derive(Clone)]
 pub struct Services {
     pub config: Arc<DomainConfig>,
-    pub store: Arc<dyn MetadataStore>,
+    pub stores: Stores,
     pub blobs: Arc<dyn BlobStore>,
     pub signer: UrlSigner,
     pub accounts: AccountService,
@@ -91,12 +93,13 @@ impl Services {
     /// `formats` maps a dialect name to its callback body format.
     pub async fn new(
         config: DomainConfig,
-        store: Arc<dyn MetadataStore>,
+        stores: Stores,
         blobs: Arc<dyn BlobStore>,
         formats: Vec<(&'static str, Arc<dyn CallbackFormat>)>,
     ) -> Result<Self> {
         let config = Arc::new(config);
-        let secret = store
+        let secret = stores
+            .settings
             .setting_or_init("file_url_secret", &hex::encode(ids::random_bytes(32)))
             .await?;
         let signer = UrlSigner::new(&config.public_url, secret.as_bytes());
@@ -107,26 +110,32 @@ impl Services {
         let work_available = Arc::new(Notify::new());
         Ok(Self {
             accounts: AccountService::with_throttle(
-                store.clone(),
+                stores.accounts.clone(),
                 config.clock_skew_s,
                 config.auth_throttle.clone(),
             ),
             tts: TtsService::new(
-                store.clone(),
+                stores.audio.clone(),
+                stores.ids.clone(),
                 blobs.clone(),
                 signer.clone(),
                 config.retention_ms(),
             ),
             avatars: AvatarService::new(
-                store.clone(),
+                stores.avatars.clone(),
+                stores.assets.clone(),
+                stores.ids.clone(),
                 blobs.clone(),
                 signer.clone(),
                 config.retention_ms(),
             ),
-            linked: LinkedAccountService::new(store.clone()),
+            linked: LinkedAccountService::new(stores.linked.clone(), stores.tasks.clone()),
             tasks: TaskService {
                 config: config.clone(),
-                store: store.clone(),
+                tasks: stores.tasks.clone(),
+                audio: stores.audio.clone(),
+                ids: stores.ids.clone(),
+                accounts: stores.accounts.clone(),
                 blobs: blobs.clone(),
                 signer: signer.clone(),
                 fetcher,
@@ -134,7 +143,7 @@ impl Services {
                 work_available: work_available.clone(),
             },
             config,
-            store,
+            stores,
             blobs,
             signer,
             events,
@@ -146,7 +155,12 @@ impl Services {
 #[derive(Clone)]
 pub struct TaskService {
     config: Arc<DomainConfig>,
-    store: Arc<dyn MetadataStore>,
+    tasks: Arc<dyn TaskQueue>,
+    /// TTS audio given as `audio_id`.
+    audio: Arc<dyn AudioStore>,
+    ids: Arc<dyn PublicIds>,
+    /// For the account's usage.
+    accounts: Arc<dyn Accounts>,
     blobs: Arc<dyn BlobStore>,
     signer: UrlSigner,
     fetcher: Outbound,
@@ -220,7 +234,7 @@ impl TaskService {
                     )
                 };
                 let rec = self
-                    .store
+                    .audio
                     .audio_for_account(&account.id, &id.0)
                     .await?
                     .filter(|a| a.expires_at > now_ms())
@@ -258,7 +272,7 @@ impl TaskService {
     ) -> Result<()> {
         let max = self.config.max_queued_tasks;
         if max > 0 {
-            let q = self.store.queue_stats().await?;
+            let q = self.tasks.queue_stats().await?;
             let depth = q.submitted + q.processing;
             if depth >= max {
                 metrics::counter!("mouthpiece_requests_shed_total", "reason" => "queue_full")
@@ -270,12 +284,12 @@ impl TaskService {
             }
         }
         let limit = self.limit(account);
-        if self.store.active_tasks(&account.id).await? >= limit {
+        if self.tasks.active_tasks(&account.id).await? >= limit {
             return Err(DomainError::ConcurrencyLimit { limit });
         }
         if let Some(slot) = linked {
             let busy = self
-                .store
+                .tasks
                 .active_tasks_by_email(&account.id)
                 .await?
                 .into_iter()
@@ -297,7 +311,7 @@ impl TaskService {
         self.ensure_capacity(account, req.linked.as_ref()).await?;
         if let Some(ext) = &req.external_task_id {
             if self
-                .store
+                .tasks
                 .task_for_account(&account.id, ext.as_str())
                 .await?
                 .is_some_and(|t| t.external_task_id.as_deref() == Some(ext.as_str()))
@@ -319,7 +333,7 @@ impl TaskService {
         );
         let (image, speech) = (image?, speech?);
 
-        let id = ids::public_id(&*self.store).await?;
+        let id = ids::public_id(&*self.ids).await?;
         let prefix = format!("tasks/{id}");
         let image_key = format!("{prefix}/input/image.{}", image.ext);
         let audio_key = format!("{prefix}/input/audio.{}", speech.asset.ext);
@@ -370,7 +384,7 @@ impl TaskService {
         };
         let events = self.events.clone();
         let callback = move |t: &mouthpiece_storage::TaskRecord| events.callback_for(t);
-        let outcome = match self.store.insert_task(&new, limit, &callback).await {
+        let outcome = match self.tasks.insert_task(&new, limit, &callback).await {
             Ok(o) => o,
             Err(e) => {
                 cleanup().await;
@@ -398,7 +412,7 @@ impl TaskService {
         }
         metrics::counter!("mouthpiece_tasks_submitted_total").increment(1);
         let record = self
-            .store
+            .tasks
             .task(&id)
             .await?
             .ok_or_else(|| DomainError::Internal("the task vanished after insert".into()))?;
@@ -416,7 +430,7 @@ impl TaskService {
                 what: "task".into(),
             });
         }
-        self.store
+        self.tasks
             .task_for_account(&account.id, id)
             .await?
             .filter(|t| t.kind == AVATAR_KIND)
@@ -433,7 +447,7 @@ impl TaskService {
         let events = self.events.clone();
         let callback = move |t: &mouthpiece_storage::TaskRecord| events.callback_for(t);
         match self
-            .store
+            .tasks
             .cancel_task(&task.id, message, now_ms(), &callback)
             .await?
         {
@@ -448,7 +462,7 @@ impl TaskService {
     /// Cancels the task if it is still running, then removes it and its files.
     pub async fn delete(&self, account: &Account, id: &str) -> Result<Task> {
         let task = self.cancel(account, id, "deleted by its owner").await?;
-        self.store.delete_task(&task.id).await?;
+        self.tasks.delete_task(&task.id).await?;
         if let Err(e) = self
             .blobs
             .delete_prefix(&format!("tasks/{}", task.id))
@@ -467,7 +481,7 @@ impl TaskService {
         window: crate::input::TimeWindow,
     ) -> Result<mouthpiece_storage::Usage> {
         Ok(self
-            .store
+            .accounts
             .usage(&account.id, window.start_ms, window.end_ms)
             .await?)
     }
@@ -475,7 +489,7 @@ impl TaskService {
     /// Newest first.
     pub async fn list(&self, account: &Account, page: Page) -> Result<Vec<Task>> {
         Ok(self
-            .store
+            .tasks
             .list_tasks(&account.id, AVATAR_KIND, page.offset(), page.size)
             .await?
             .iter()

@@ -11,7 +11,7 @@ use crate::input::present;
 use crate::voices::{self, Language, Voice};
 use bytes::Bytes;
 use mouthpiece_engine::timeline::{espeak, rules, MouthTimeline};
-use mouthpiece_storage::{AudioRecord, BlobStore, MetadataStore};
+use mouthpiece_storage::{AudioRecord, AudioStore, BlobStore, PublicIds};
 use std::sync::Arc;
 
 pub const MAX_TEXT_CHARS: usize = 1000;
@@ -85,7 +85,8 @@ pub struct TtsAudio {
 
 #[derive(Clone)]
 pub struct TtsService {
-    store: Arc<dyn MetadataStore>,
+    audio: Arc<dyn AudioStore>,
+    ids: Arc<dyn PublicIds>,
     blobs: Arc<dyn BlobStore>,
     signer: UrlSigner,
     retention_ms: i64,
@@ -93,13 +94,15 @@ pub struct TtsService {
 
 impl TtsService {
     pub fn new(
-        store: Arc<dyn MetadataStore>,
+        audio: Arc<dyn AudioStore>,
+        ids: Arc<dyn PublicIds>,
         blobs: Arc<dyn BlobStore>,
         signer: UrlSigner,
         retention_ms: i64,
     ) -> Self {
         Self {
-            store,
+            audio,
+            ids,
             blobs,
             signer,
             retention_ms,
@@ -128,7 +131,7 @@ impl TtsService {
             .await
             .map_err(DomainError::internal)??;
 
-        let task_id = ids::public_id(&*self.store).await?;
+        let task_id = ids::public_id(&*self.ids).await?;
         let audio_id = ids::uuid();
         let key = format!("audio/{audio_id}.wav");
         self.blobs.put(&key, Bytes::from(wav)).await?;
@@ -146,7 +149,7 @@ impl TtsService {
             created_at: now,
             expires_at,
         };
-        if let Err(e) = self.store.insert_audio(&record).await {
+        if let Err(e) = self.audio.insert_audio(&record).await {
             let _ = self.blobs.delete(&key).await;
             return Err(e.into());
         }

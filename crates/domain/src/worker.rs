@@ -178,7 +178,8 @@ impl Worker {
             };
             match self
                 .services
-                .store
+                .stores
+                .tasks
                 .claim_task(
                     &self.id,
                     now,
@@ -209,7 +210,8 @@ impl Worker {
         let max = self.services.config.worker.max_attempts;
         match self
             .services
-            .store
+            .stores
+            .tasks
             .fail_exhausted(now_ms(), max, "rendering failed after", &|t| {
                 self.services.events.callback_for(t)
             })
@@ -293,7 +295,8 @@ impl Worker {
         };
         match self
             .services
-            .store
+            .stores
+            .tasks
             .finish_task(&task.id, &self.id, &finish, now, &callback)
             .await
         {
@@ -484,7 +487,7 @@ impl Worker {
         lost: Arc<AtomicBool>,
         shutdown: CancellationToken,
     ) -> JoinHandle<()> {
-        let store = self.services.store.clone();
+        let store = self.services.stores.tasks.clone();
         let (task_id, worker) = (task_id.to_string(), self.id.clone());
         let lease_ms = self.lease_ms();
         let every = (self.services.config.worker.lease / 4)

@@ -1,7 +1,12 @@
-//! One contract, two stores: the same checks run on SQLite and PostgreSQL.
+//! One contract, two stores: every check runs on SQLite and on PostgreSQL
+//! (`on_both_stores!` at the end makes a test of each per store), and the
+//! two schemas are compared column by column.
 
-use crate::metadata::{CallbackFor, InsertOutcome, MetadataStore};
+use crate::metadata::*;
 use crate::records::*;
+use crate::sql::{Db, SqlStore};
+use crate::testing;
+use std::collections::BTreeSet;
 
 /// No callback rows.
 pub const NONE: CallbackFor<'static> = &|_| None;
@@ -628,4 +633,328 @@ pub async fn usage_sums_rendered_seconds_and_tts_calls(s: &dyn MetadataStore) {
     assert_eq!((u.video_seconds, u.tts_calls), (6.5, 2));
     let none = s.usage("a", 101, 999).await.unwrap();
     assert_eq!((none.video_seconds, none.tts_calls), (0.0, 0));
+}
+
+/// Linked accounts are upserted per email, avatars are the owner's, and a
+/// cancel frees the linked email's slot.
+pub async fn linked_accounts_avatars_task_links_and_cancel(s: &dyn MetadataStore) {
+    s.create_account(&account("a")).await.unwrap();
+    s.create_account(&account("b")).await.unwrap();
+    let linked = |email: &str, max_jobs| LinkedAccountRecord {
+        account_id: "a".into(),
+        email: email.into(),
+        password_hash: "h".into(),
+        max_jobs,
+        created_at: 1,
+    };
+    s.put_linked_account(&linked("x@e.com", 1)).await.unwrap();
+    s.put_linked_account(&linked("x@e.com", 3)).await.unwrap();
+    s.put_linked_account(&linked("y@e.com", 2)).await.unwrap();
+    let all = s.linked_accounts("a").await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].max_jobs, 3, "a second put updates");
+    assert!(s.linked_accounts("b").await.unwrap().is_empty());
+    assert!(s.delete_linked_account("a", "y@e.com").await.unwrap());
+    assert!(!s.delete_linked_account("a", "y@e.com").await.unwrap());
+
+    let avatar = AvatarRecord {
+        id: "123456789012".into(),
+        account_id: "a".into(),
+        email: "x@e.com".into(),
+        nickname: "n".into(),
+        prompt: "p".into(),
+        scene: "business".into(),
+        image_key: "avatars/a/1.png".into(),
+        tts_speaker: "oversea_male1".into(),
+        tts_speed: 1.5,
+        tts_emotion: "happy".into(),
+        created_at: 5,
+        updated_at: 5,
+    };
+    s.insert_avatar(&avatar).await.unwrap();
+    assert_eq!(
+        s.avatar("a", &avatar.id).await.unwrap(),
+        Some(avatar.clone())
+    );
+    assert_eq!(s.avatar("b", &avatar.id).await.unwrap(), None);
+    assert_eq!(s.avatars("a").await.unwrap(), vec![avatar.clone()]);
+    assert!(!s.delete_avatar("b", &avatar.id).await.unwrap());
+    assert!(s.delete_avatar("a", &avatar.id).await.unwrap());
+
+    for id in ["t1", "t2"] {
+        let linked = NewTask {
+            link: Some(TaskLink {
+                email: "x@e.com".into(),
+                max_jobs: 5,
+            }),
+            ..task(id, "a", None, 10)
+        };
+        s.insert_task(&linked, 10, NONE).await.unwrap();
+    }
+    assert_eq!(
+        s.active_tasks_by_email("a").await.unwrap(),
+        vec![("x@e.com".to_string(), 2)]
+    );
+    let cancelled = s
+        .cancel_task("t1", "stop", 20, NONE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled.state, TaskState::Failed);
+    assert_eq!(cancelled.status_msg.as_deref(), Some("stop"));
+    assert_eq!(s.cancel_task("t1", "again", 21, NONE).await.unwrap(), None);
+    assert_eq!(
+        s.active_tasks_by_email("a").await.unwrap(),
+        vec![("x@e.com".to_string(), 1)]
+    );
+    s.delete_task("t2").await.unwrap();
+    assert!(s.active_tasks_by_email("a").await.unwrap().is_empty());
+}
+
+/// Workers racing over one queue: every task goes to exactly one.
+pub async fn concurrent_claimers_share_the_queue_without_overlap(s: &dyn MetadataStore) {
+    s.create_account(&account("a")).await.unwrap();
+    for i in 0..200 {
+        s.insert_task(&task(&format!("t{i:03}"), "a", None, i), 1000, NONE)
+            .await
+            .unwrap();
+    }
+    let claimers = (0..8).map(|w| async move {
+        let mut got = Vec::new();
+        while let Some(t) = s
+            .claim_task(&format!("w{w}"), 10, 1_000_000, 3, NONE)
+            .await
+            .unwrap()
+        {
+            got.push(t.id);
+        }
+        got
+    });
+    let mut all: Vec<String> = futures::future::join_all(claimers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    all.sort();
+    let claimed = all.len();
+    all.dedup();
+    assert_eq!((claimed, all.len()), (200, 200));
+}
+
+/// Janitors on several nodes take disjoint rows of finished tasks, expired
+/// audio and old uploads, oldest first.
+pub async fn janitors_on_several_nodes_take_disjoint_rows(s: &dyn MetadataStore) {
+    s.create_account(&account("a")).await.unwrap();
+    for i in 0..10 {
+        let id = format!("t{i}");
+        s.insert_task(&task(&id, "a", None, i), 100, NONE)
+            .await
+            .unwrap();
+        s.claim_task("w", 100, 200, 3, NONE).await.unwrap().unwrap();
+        let ok = TaskFinish::Succeed {
+            result: "{}".into(),
+        };
+        s.finish_task(&id, "w", &ok, 150, NONE)
+            .await
+            .unwrap()
+            .unwrap();
+        s.insert_audio(&AudioRecord {
+            id: format!("s{i}"),
+            account_id: "a".into(),
+            blob_key: format!("audio/s{i}.wav"),
+            duration: 1.0,
+            timeline: None,
+            text: "hi".into(),
+            voice_id: "v".into(),
+            language: "en".into(),
+            created_at: i,
+            expires_at: 100 + i,
+        })
+        .await
+        .unwrap();
+        s.insert_asset(&asset(
+            &format!("u{i}"),
+            "a",
+            "x@e",
+            &format!("f{i}.jpg"),
+            "image",
+            i,
+        ))
+        .await
+        .unwrap();
+    }
+    let tasks = |v: Vec<TaskRecord>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let a = tasks(s.tasks_created_before(1000, 6).await.unwrap());
+    let b = tasks(s.tasks_created_before(1000, 6).await.unwrap());
+    assert_eq!(a, ["t0", "t1", "t2", "t3", "t4", "t5"]);
+    assert_eq!(b, ["t6", "t7", "t8", "t9"]);
+    assert!(s.tasks_created_before(1000, 6).await.unwrap().is_empty());
+
+    let audio = |v: Vec<AudioRecord>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(
+        audio(s.audio_expired(500, 7).await.unwrap()),
+        ["s0", "s1", "s2", "s3", "s4", "s5", "s6"]
+    );
+    assert_eq!(
+        audio(s.audio_expired(500, 7).await.unwrap()),
+        ["s7", "s8", "s9"]
+    );
+    assert!(s.audio_expired(500, 7).await.unwrap().is_empty());
+
+    let uploads = |v: Vec<AssetRecord>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(
+        uploads(s.assets_created_before(1000, 4).await.unwrap()),
+        ["u0", "u1", "u2", "u3"]
+    );
+    assert_eq!(
+        uploads(s.assets_created_before(1000, 4).await.unwrap()),
+        ["u4", "u5", "u6", "u7"]
+    );
+    assert_eq!(
+        uploads(s.assets_created_before(1000, 4).await.unwrap()),
+        ["u8", "u9"]
+    );
+    assert!(s.assets_created_before(1000, 4).await.unwrap().is_empty());
+}
+
+/// A migrated SQLite store in a temporary folder (gone with the folder).
+async fn sqlite() -> (tempfile::TempDir, SqlStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open_sqlite(&dir.path().join("m.db"))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+/// A migrated PostgreSQL store on a database of its own.
+struct Postgres {
+    url: String,
+    store: SqlStore,
+}
+
+impl Postgres {
+    async fn new() -> Self {
+        let url = testing::create_database(&testing::admin_url())
+            .await
+            .unwrap();
+        let store = SqlStore::open_postgres(&url).await.unwrap();
+        Self { url, store }
+    }
+
+    async fn drop_database(self) {
+        self.store.close().await;
+        testing::drop_database(&testing::admin_url(), &self.url)
+            .await
+            .unwrap();
+    }
+}
+
+/// Makes `sqlite::<check>` and `postgres::<check>` tests of each check, each
+/// on a fresh store.
+macro_rules! on_both_stores {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let (_dir, store) = super::sqlite().await;
+                    super::$check(&store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let db = super::Postgres::new().await;
+                    super::$check(&db.store).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    limits_duplicates_and_isolation,
+    credentials_are_replaced_at_once,
+    queue_claims_each_task_once_and_recovers_expired_leases,
+    a_released_task_is_claimable_again_without_spending_an_attempt,
+    callbacks_go_out_in_order_per_task,
+    state_changes_and_their_callbacks_commit_together,
+    uploads_are_listed_filtered_paged_and_deleted_per_owner,
+    linked_email_limits_hold_under_racing_submissions,
+    public_ids_are_unique_under_racing_callers,
+    usage_sums_rendered_seconds_and_tts_calls,
+    linked_accounts_avatars_task_links_and_cancel,
+    concurrent_claimers_share_the_queue_without_overlap,
+    janitors_on_several_nodes_take_disjoint_rows,
+);
+
+/// A column as both schemas can say it: table, name, nullable, and the
+/// kind of value (the Rust type the stores read it as).
+type Column = (String, String, bool, String);
+
+/// SQLite's public id counter is a table; PostgreSQL's is a sequence.
+const SQLITE_ONLY_TABLES: &[&str] = &["id_sequence"];
+
+async fn columns(store: &SqlStore) -> BTreeSet<Column> {
+    let kind = |declared: &str| match declared.to_ascii_lowercase().as_str() {
+        "integer" | "bigint" => "i64".to_string(),
+        "real" | "double precision" => "f64".to_string(),
+        "text" => "String".to_string(),
+        other => other.to_string(),
+    };
+    match &store.db {
+        Db::Sqlite(pool) => {
+            let rows: Vec<(String, String, i64, i64, String)> = sqlx::query_as(
+                "SELECT m.name, p.name, p.\"notnull\", p.pk, p.type
+                 FROM sqlite_master m JOIN pragma_table_info(m.name) p
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%' AND m.name <> '_sqlx_migrations'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            rows.into_iter()
+                .filter(|(table, ..)| !SQLITE_ONLY_TABLES.contains(&table.as_str()))
+                .map(|(table, column, not_null, pk, declared)| {
+                    // An INTEGER PRIMARY KEY is the rowid: never null,
+                    // whatever the column's NOT NULL says.
+                    let rowid = pk > 0 && declared.eq_ignore_ascii_case("integer");
+                    (table, column, not_null == 0 && !rowid, kind(&declared))
+                })
+                .collect()
+        }
+        Db::Postgres(pool) => {
+            let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+                "SELECT table_name::TEXT, column_name::TEXT, is_nullable::TEXT, data_type::TEXT
+                 FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            rows.into_iter()
+                .map(|(table, column, nullable, declared)| {
+                    (table, column, nullable == "YES", kind(&declared))
+                })
+                .collect()
+        }
+    }
+}
+
+#[tokio::test]
+async fn both_schemas_have_the_same_columns() {
+    let (_dir, lite) = sqlite().await;
+    let pg = Postgres::new().await;
+    let on_sqlite = columns(&lite).await;
+    let on_postgres = columns(&pg.store).await;
+    pg.drop_database().await;
+    assert!(on_sqlite.len() > 50, "{on_sqlite:?}");
+    let only_sqlite: Vec<_> = on_sqlite.difference(&on_postgres).collect();
+    let only_postgres: Vec<_> = on_postgres.difference(&on_sqlite).collect();
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "SQLite only: {only_sqlite:?}\nPostgreSQL only: {only_postgres:?}"
+    );
 }

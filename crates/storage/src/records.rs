@@ -1,4 +1,6 @@
-//! Plain records as stored. Times are Unix milliseconds.
+//! Plain records as stored. Times are Unix milliseconds. Each record reads
+//! itself from a row of either database (`sqlx::FromRow`), so the stores map
+//! columns to fields in one place.
 
 /// Unix time in milliseconds.
 pub type Millis = i64;
@@ -18,6 +20,28 @@ pub struct AccountRecord {
     /// server default.
     pub max_concurrent_tasks: Option<u32>,
     pub created_at: Millis,
+}
+
+/// By hand rather than derived: a stored limit outside `u32` saturates
+/// instead of failing the read (the derive cannot convert inside an Option).
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for AccountRecord
+where
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> sqlx::Result<Self> {
+        let limit: Option<i64> = row.try_get("max_concurrent_tasks")?;
+        Ok(AccountRecord {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            access_key: row.try_get("access_key")?,
+            secret_key: row.try_get("secret_key")?,
+            webhook_secret: row.try_get("webhook_secret")?,
+            max_concurrent_tasks: limit.map(|m| u32::try_from(m.max(0)).unwrap_or(u32::MAX)),
+            created_at: row.try_get("created_at")?,
+        })
+    }
 }
 
 /// A new account with its first API key (as a SHA-256 hex digest).
@@ -60,6 +84,19 @@ impl TaskState {
     }
 }
 
+/// A `tasks.state` value the schema's CHECK should have refused.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown task state {0:?}")]
+pub struct UnknownTaskState(pub String);
+
+impl TryFrom<String> for TaskState {
+    type Error = UnknownTaskState;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        TaskState::parse(&s).ok_or(UnknownTaskState(s))
+    }
+}
+
 /// A task as accepted. `spec` is the domain's serialized render request.
 #[derive(Debug, Clone)]
 pub struct NewTask {
@@ -81,21 +118,24 @@ pub struct TaskLink {
     pub max_jobs: u32,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TaskRecord {
     pub id: String,
     pub account_id: String,
     pub external_task_id: Option<String>,
     pub kind: String,
+    #[sqlx(try_from = "String")]
     pub state: TaskState,
     pub status_msg: Option<String>,
     /// 0–100 while rendering.
+    #[sqlx(try_from = "i64")]
     pub progress: u8,
     pub spec: String,
     /// The domain's serialized result, once succeeded.
     pub result: Option<String>,
     pub callback_url: Option<String>,
     /// How many times a worker has claimed the task.
+    #[sqlx(try_from = "i64")]
     pub attempts: u32,
     pub last_error: Option<String>,
     pub lease_owner: Option<String>,
@@ -134,7 +174,7 @@ pub struct QueueStats {
     pub processing: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AudioRecord {
     pub id: String,
     pub account_id: String,
@@ -160,7 +200,7 @@ pub struct NewCallback {
     pub created_at: Millis,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct CallbackRecord {
     pub id: i64,
     pub message_id: String,
@@ -168,25 +208,27 @@ pub struct CallbackRecord {
     pub account_id: String,
     pub url: String,
     pub body: String,
+    #[sqlx(try_from = "i64")]
     pub attempts: u32,
     pub next_attempt_at: Millis,
     pub created_at: Millis,
 }
 
 /// A Kling web account linked to an account (useapi.net's "accounts").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LinkedAccountRecord {
     pub account_id: String,
     pub email: String,
     /// SHA-256 (hex); the password is never stored.
     pub password_hash: String,
     /// Tasks that may run under this email at once.
+    #[sqlx(try_from = "i64")]
     pub max_jobs: u32,
     pub created_at: Millis,
 }
 
 /// A file uploaded through useapi's `POST /assets`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AssetRecord {
     pub id: String,
     pub account_id: String,
@@ -216,7 +258,7 @@ pub struct AssetQuery {
 }
 
 /// A saved avatar: a portrait with default prompt and voice settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AvatarRecord {
     pub id: String,
     pub account_id: String,

@@ -4,10 +4,9 @@
 use crate::blob::BlobStore;
 use crate::error::{Result, StorageError};
 use crate::fs::FsBlobStore;
-use crate::metadata::MetadataStore;
-use crate::postgres::PgStore;
+use crate::metadata::Stores;
 use crate::s3::{S3BlobStore, S3Config};
-use crate::sqlite::SqliteStore;
+use crate::sql::SqlStore;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,17 +17,18 @@ fn unsupported(what: &str, url: &str, expected: &str) -> StorageError {
 }
 
 /// Opens and migrates the metadata store at `url`.
-pub async fn open_metadata(url: &str) -> Result<Arc<dyn MetadataStore>> {
+pub async fn open_metadata(url: &str) -> Result<Stores> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(PgStore::open_url(url).await?));
+        return Ok(Stores::of(Arc::new(SqlStore::open_postgres(url).await?)));
     }
     if let Some(rest) = url.strip_prefix("sqlite://") {
         // A plain path: create its folder too. With options, sqlx parses it.
-        return Ok(Arc::new(if rest.contains('?') {
-            SqliteStore::open_url(url).await?
+        let store = if rest.contains('?') {
+            SqlStore::open_sqlite_url(url).await?
         } else {
-            SqliteStore::open(Path::new(rest)).await?
-        }));
+            SqlStore::open_sqlite(Path::new(rest)).await?
+        };
+        return Ok(Stores::of(Arc::new(store)));
     }
     Err(unsupported(
         "database",

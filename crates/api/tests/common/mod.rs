@@ -129,7 +129,9 @@ impl TestServer {
     pub async fn sweep_a_month_later(&self) -> mouthpiece_domain::janitor::Swept {
         let month = 31 * 24 * 3600 * 1000;
         mouthpiece_domain::janitor::Janitor::new(
-            self.server.services.store.clone(),
+            self.server.services.stores.tasks.clone(),
+            self.server.services.stores.audio.clone(),
+            self.server.services.stores.assets.clone(),
             self.server.services.blobs.clone(),
             self.server.services.config.retention_ms(),
         )
