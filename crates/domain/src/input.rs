@@ -185,39 +185,19 @@ impl Prompt {
     }
 }
 
-/// Output tier: `std` (720p, 24 fps) or `pro` (1080p, 48 fps).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    #[default]
-    Std,
-    Pro,
-}
+/// Output tier: `std` (720p, 24 fps) or `pro` (1080p, 48 fps). The
+/// engine's own type: a request's mode reaches the renderer as it is.
+pub use mouthpiece_engine::Mode;
 
-impl Mode {
-    pub fn parse(raw: Option<&str>) -> Result<Self> {
-        match present(raw).map(str::trim) {
-            None | Some("std") => Ok(Mode::Std),
-            Some("pro") => Ok(Mode::Pro),
-            Some(other) => Err(DomainError::invalid(
-                "mode",
-                format!("{other:?} is not a mode; use \"std\" or \"pro\""),
-            )),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Std => "std",
-            Mode::Pro => "pro",
-        }
-    }
-
-    pub fn engine(self) -> mouthpiece_engine::Mode {
-        match self {
-            Mode::Std => mouthpiece_engine::Mode::Std,
-            Mode::Pro => mouthpiece_engine::Mode::Pro,
-        }
+/// A request's `mode`; absent or empty is `std`.
+pub fn parse_mode(raw: Option<&str>) -> Result<Mode> {
+    match present(raw).map(str::trim) {
+        None | Some("std") => Ok(Mode::Std),
+        Some("pro") => Ok(Mode::Pro),
+        Some(other) => Err(DomainError::invalid(
+            "mode",
+            format!("{other:?} is not a mode; use \"std\" or \"pro\""),
+        )),
     }
 }
 
@@ -411,7 +391,7 @@ mod tests {
         assert_eq!(ExternalTaskId::parse(Some("")).unwrap(), None);
         assert_eq!(CallbackUrl::parse(Some("  ")).unwrap(), None);
         assert_eq!(Prompt::parse(Some("")).unwrap(), None);
-        assert_eq!(Mode::parse(Some("")).unwrap(), Mode::Std);
+        assert_eq!(parse_mode(Some("")).unwrap(), Mode::Std);
     }
 
     #[test]

@@ -31,5 +31,6 @@ pub mod worker;
 
 pub use account::{Account, AccountService, CreatedAccount, NewAccountRequest, RotatedCredentials};
 pub use error::{AuthFailure, DomainError, Result};
+pub use mouthpiece_storage::TaskState;
 pub use services::{DomainConfig, Services};
-pub use task::{Task, TaskStatus, VideoResult};
+pub use task::{Task, VideoResult};

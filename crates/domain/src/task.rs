@@ -8,41 +8,6 @@ use serde::{Deserialize, Serialize};
 
 pub const AVATAR_KIND: &str = "avatar";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TaskStatus {
-    Submitted,
-    Processing,
-    Succeed,
-    Failed,
-}
-
-impl TaskStatus {
-    /// Kling's spelling: `submitted | processing | succeed | failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Submitted => "submitted",
-            TaskStatus::Processing => "processing",
-            TaskStatus::Succeed => "succeed",
-            TaskStatus::Failed => "failed",
-        }
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(self, TaskStatus::Succeed | TaskStatus::Failed)
-    }
-}
-
-impl From<TaskState> for TaskStatus {
-    fn from(s: TaskState) -> Self {
-        match s {
-            TaskState::Submitted => TaskStatus::Submitted,
-            TaskState::Processing => TaskStatus::Processing,
-            TaskState::Succeed => TaskStatus::Succeed,
-            TaskState::Failed => TaskStatus::Failed,
-        }
-    }
-}
-
 /// What the worker needs to render, stored with the task.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskSpec {
@@ -115,7 +80,7 @@ pub struct Task {
     pub id: String,
     pub account_id: String,
     pub external_task_id: Option<String>,
-    pub status: TaskStatus,
+    pub status: TaskState,
     pub status_msg: Option<String>,
     /// 0–100.
     pub progress: u8,
@@ -158,7 +123,7 @@ impl Task {
                 height: v.height,
             })
             .collect();
-        let status = TaskStatus::from(r.state);
+        let status = r.state;
         Self {
             id: r.id.clone(),
             account_id: r.account_id.clone(),
@@ -166,8 +131,8 @@ impl Task {
             status,
             status_msg: r.status_msg.clone(),
             progress: match status {
-                TaskStatus::Succeed => 100,
-                TaskStatus::Submitted => 0,
+                TaskState::Succeed => 100,
+                TaskState::Submitted => 0,
                 _ => r.progress,
             },
             mode: spec.as_ref().map(|s| s.mode),
@@ -192,7 +157,7 @@ pub trait CallbackFormat: Send + Sync + 'static {
     fn callback_body(&self, task: &Task) -> String;
 
     /// Whether this status change is reported; Kling reports every one.
-    fn reports(&self, _status: TaskStatus) -> bool {
+    fn reports(&self, _status: TaskState) -> bool {
         true
     }
 

@@ -360,7 +360,7 @@ impl Worker {
             .then(|| work.path().join("video-watermark.mp4"));
         let cover_path = work.path().join("cover.jpg");
         let mut req = RenderRequest::new(&image, &audio, &video);
-        req.mode = spec.mode.engine();
+        req.mode = spec.mode;
         req.prompt = spec.prompt.clone();
         req.avatar_prompt = spec.avatar_prompt.clone();
         req.emotion = spec

@@ -60,6 +60,7 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Kling's spelling, also the stored one: `submitted | processing | succeed | failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             TaskState::Submitted => "submitted",

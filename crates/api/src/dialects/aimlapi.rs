@@ -19,7 +19,7 @@ use mouthpiece_domain::input::{
     present, AudioInput, AvatarRequest, ImageInput, MediaSource, Mode, Prompt, RequestOrigin,
     MAX_SOUND_BYTES,
 };
-use mouthpiece_domain::{DomainError, Task, TaskStatus};
+use mouthpiece_domain::{DomainError, Task, TaskState};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -84,12 +84,12 @@ fn model_of(mode: Option<Mode>) -> &'static str {
     }
 }
 
-pub fn status_of(s: TaskStatus) -> &'static str {
+pub fn status_of(s: TaskState) -> &'static str {
     match s {
-        TaskStatus::Submitted => "queued",
-        TaskStatus::Processing => "generating",
-        TaskStatus::Succeed => "completed",
-        TaskStatus::Failed => "error",
+        TaskState::Submitted => "queued",
+        TaskState::Processing => "generating",
+        TaskState::Succeed => "completed",
+        TaskState::Failed => "error",
     }
 }
 
@@ -127,14 +127,14 @@ impl From<&Task> for Generation {
         Self {
             id: generation_id(t),
             status: status_of(t.status),
-            video: (t.status == TaskStatus::Succeed)
+            video: (t.status == TaskState::Succeed)
                 .then(|| t.videos.first())
                 .flatten()
                 .map(|v| VideoOut {
                     url: v.url.clone(),
                     duration: v.duration,
                 }),
-            error: (t.status == TaskStatus::Failed).then(|| ErrorOut {
+            error: (t.status == TaskState::Failed).then(|| ErrorOut {
                 name: "GenerationError".into(),
                 message: t.status_msg.clone().unwrap_or_default(),
             }),

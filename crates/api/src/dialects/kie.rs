@@ -21,7 +21,7 @@ use mouthpiece_domain::input::{
     AudioInput, AvatarRequest, CallbackUrl, ImageInput, MediaSource, Mode, Prompt, RequestOrigin,
 };
 use mouthpiece_domain::task::{CallbackFormat, Delivery};
-use mouthpiece_domain::{DomainError, Task, TaskStatus};
+use mouthpiece_domain::{DomainError, Task, TaskState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -152,12 +152,12 @@ fn model_of(mode: Option<Mode>) -> &'static str {
 }
 
 /// kie's spelling of the domain's status.
-pub fn state_of(s: TaskStatus) -> &'static str {
+pub fn state_of(s: TaskState) -> &'static str {
     match s {
-        TaskStatus::Submitted => "waiting",
-        TaskStatus::Processing => "generating",
-        TaskStatus::Succeed => "success",
-        TaskStatus::Failed => "fail",
+        TaskState::Submitted => "waiting",
+        TaskState::Processing => "generating",
+        TaskState::Succeed => "success",
+        TaskState::Failed => "fail",
     }
 }
 
@@ -171,13 +171,13 @@ impl From<&Task> for Record {
         });
         let done = t.status.is_terminal();
         let end = t.finished_at.unwrap_or(t.updated_at);
-        let failed = t.status == TaskStatus::Failed;
+        let failed = t.status == TaskState::Failed;
         Self {
             task_id: t.id.clone(),
             model: model.into(),
             state: state_of(t.status),
             param,
-            result_json: if t.status == TaskStatus::Succeed {
+            result_json: if t.status == TaskState::Succeed {
                 json!({"resultUrls": t.videos.iter().map(|v| v.url.as_str()).collect::<Vec<_>>()})
                     .to_string()
             } else {
@@ -213,7 +213,7 @@ impl CallbackFormat for KieCallbacks {
         if let Value::Object(m) = &mut data {
             m.insert("task_id".into(), Value::String(task.id.clone()));
         }
-        let (code, msg) = if task.status == TaskStatus::Failed {
+        let (code, msg) = if task.status == TaskState::Failed {
             (GENERATION_FAILED, record.fail_msg.clone())
         } else {
             (200, "success".to_string())
@@ -221,7 +221,7 @@ impl CallbackFormat for KieCallbacks {
         json!({"code": code, "msg": msg, "data": data}).to_string()
     }
 
-    fn reports(&self, status: TaskStatus) -> bool {
+    fn reports(&self, status: TaskState) -> bool {
         status.is_terminal()
     }
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mouthpiece_domain::input::{
-    AudioInput, AvatarRequest, CallbackUrl, ExternalTaskId, ImageInput, Mode, Page, Prompt,
+    parse_mode, AudioInput, AvatarRequest, CallbackUrl, ExternalTaskId, ImageInput, Page, Prompt,
     TimeWindow,
 };
 use mouthpiece_domain::task::CallbackFormat;
@@ -360,7 +360,7 @@ pub fn parse_create(b: &CreateBody) -> Result<AvatarRequest, DomainError> {
         image: ImageInput::parse(b.image.as_deref())?,
         audio: AudioInput::parse(b.sound_file.as_deref(), b.audio_id.as_deref())?,
         prompt: Prompt::parse(b.prompt.as_deref())?,
-        mode: Mode::parse(b.mode.as_deref())?,
+        mode: parse_mode(b.mode.as_deref())?,
         watermark: b
             .watermark_info
             .as_ref()

@@ -28,7 +28,7 @@ use mouthpiece_domain::input::{
 use mouthpiece_domain::linked::{self, NewLinkedAccount};
 use mouthpiece_domain::task::{CallbackFormat, Delivery};
 use mouthpiece_domain::tts::TtsRequest;
-use mouthpiece_domain::{Account, DomainError, Task, TaskStatus};
+use mouthpiece_domain::{Account, DomainError, Task, TaskState};
 use mouthpiece_engine::animate::Emotion;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -292,12 +292,12 @@ fn number_text(m: &Map<String, Value>, field: &str) -> Option<String> {
 
 // ---------- record shapes ----------
 
-pub fn status_code(s: TaskStatus) -> u16 {
+pub fn status_code(s: TaskState) -> u16 {
     match s {
-        TaskStatus::Submitted => 5,
-        TaskStatus::Processing => 10,
-        TaskStatus::Failed => 50,
-        TaskStatus::Succeed => 99,
+        TaskState::Submitted => 5,
+        TaskState::Processing => 10,
+        TaskState::Failed => 50,
+        TaskState::Succeed => 99,
     }
 }
 
@@ -339,7 +339,7 @@ pub fn record(t: &Task) -> Value {
         .and_then(|r| serde_json::from_str::<Value>(r).ok())
         .and_then(|v| v.get("prompt").cloned())
         .unwrap_or(Value::Null);
-    let works: Vec<Value> = if t.status == TaskStatus::Succeed {
+    let works: Vec<Value> = if t.status == TaskState::Succeed {
         t.videos
             .iter()
             .enumerate()
@@ -360,7 +360,7 @@ pub fn record(t: &Task) -> Value {
         Vec::new()
     };
     let message = match t.status {
-        TaskStatus::Failed => t.status_msg.clone().unwrap_or_else(|| "failed".into()),
+        TaskState::Failed => t.status_msg.clone().unwrap_or_else(|| "failed".into()),
         _ => "success".into(),
     };
     let mut out = json!({
@@ -395,7 +395,7 @@ impl CallbackFormat for UseapiCallbacks {
         record(task).to_string()
     }
 
-    fn reports(&self, status: TaskStatus) -> bool {
+    fn reports(&self, status: TaskState) -> bool {
         status.is_terminal()
     }
 
@@ -1350,7 +1350,7 @@ pub async fn download(
         let v = t
             .videos
             .first()
-            .filter(|_| t.status == TaskStatus::Succeed)
+            .filter(|_| t.status == TaskState::Succeed)
             .ok_or_else(|| {
                 UseapiError::new(StatusCode::NOT_FOUND, format!("work {id} has no video yet"))
             })?;

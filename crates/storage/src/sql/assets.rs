@@ -1,6 +1,6 @@
 //! Uploads (useapi.net).
 
-use super::{oldest_first, SqlStore, JANITOR_CLAIM_MS};
+use super::{janitor_claim, oldest_first, SqlStore, JANITOR_CLAIM_MS};
 use crate::error::Result;
 use crate::metadata::Assets;
 use crate::records::*;
@@ -84,22 +84,21 @@ impl Assets for SqlStore {
         // Claimed like finished tasks, so janitors on several nodes share
         // the sweep instead of racing over the same uploads.
         let now = self.db_now_ms().await?;
-        let mut assets: Vec<AssetRecord> = on_db!(self, |pool, sql| sqlx::query_as(&format!(
-            "UPDATE assets SET janitor_until = $3
-             WHERE id IN (
-                 SELECT id FROM assets WHERE created_at < $1
-                   AND (janitor_until IS NULL OR janitor_until <= $4)
-                 ORDER BY created_at, id LIMIT $2
-                 {})
-             RETURNING {ASSET_COLUMNS}",
-            sql.skip_locked
-        ))
-        .bind(before)
-        .bind(i64::from(limit))
-        .bind(now + JANITOR_CLAIM_MS)
-        .bind(now)
-        .fetch_all(pool)
-        .await)?;
+        let mut assets: Vec<AssetRecord> =
+            on_db!(self, |pool, sql| sqlx::query_as(&janitor_claim(
+                sql,
+                "assets",
+                "janitor_until",
+                "created_at < $1",
+                "created_at, id",
+                ASSET_COLUMNS,
+            ))
+            .bind(before)
+            .bind(i64::from(limit))
+            .bind(now + JANITOR_CLAIM_MS)
+            .bind(now)
+            .fetch_all(pool)
+            .await)?;
         oldest_first(&mut assets, |a| (a.created_at, a.id.as_str()));
         Ok(assets)
     }

@@ -1,6 +1,6 @@
 //! TTS audio records.
 
-use super::{oldest_first, SqlStore, JANITOR_CLAIM_MS};
+use super::{janitor_claim, oldest_first, SqlStore, JANITOR_CLAIM_MS};
 use crate::error::Result;
 use crate::metadata::AudioStore;
 use crate::records::*;
@@ -43,21 +43,21 @@ impl AudioStore for SqlStore {
     }
 
     async fn audio_expired(&self, now: Millis, limit: u32) -> Result<Vec<AudioRecord>> {
-        let mut audio: Vec<AudioRecord> = on_db!(self, |pool, sql| sqlx::query_as(&format!(
-            "UPDATE audio SET janitor_until = $3
-             WHERE id IN (
-                 SELECT id FROM audio WHERE expires_at <= $1
-                   AND (janitor_until IS NULL OR janitor_until <= $1)
-                 ORDER BY expires_at LIMIT $2
-                 {})
-             RETURNING {AUDIO_COLUMNS}",
-            sql.skip_locked
-        ))
-        .bind(now)
-        .bind(i64::from(limit))
-        .bind(now + JANITOR_CLAIM_MS)
-        .fetch_all(pool)
-        .await)?;
+        let mut audio: Vec<AudioRecord> =
+            on_db!(self, |pool, sql| sqlx::query_as(&janitor_claim(
+                sql,
+                "audio",
+                "janitor_until",
+                "expires_at <= $1",
+                "expires_at, id",
+                AUDIO_COLUMNS,
+            ))
+            .bind(now)
+            .bind(i64::from(limit))
+            .bind(now + JANITOR_CLAIM_MS)
+            .bind(now)
+            .fetch_all(pool)
+            .await)?;
         oldest_first(&mut audio, |a| (a.expires_at, a.id.as_str()));
         Ok(audio)
     }

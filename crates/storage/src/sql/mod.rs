@@ -121,6 +121,29 @@ where
     .bind(c.created_at)
 }
 
+/// A janitor's claim on up to `$2` rows of `table` that are `due` (against
+/// `$1`, the cutoff) and that no janitor holds (`held` not after `$4`, now):
+/// they are held until `$3`, so janitors on several nodes take disjoint rows
+/// and a row comes back if its janitor dies.
+fn janitor_claim(
+    sql: &Dialect,
+    table: &str,
+    held: &str,
+    due: &str,
+    order: &str,
+    columns: &str,
+) -> String {
+    format!(
+        "UPDATE {table} SET {held} = $3
+         WHERE id IN (
+             SELECT id FROM {table} WHERE {due} AND ({held} IS NULL OR {held} <= $4)
+             ORDER BY {order} LIMIT $2
+             {})
+         RETURNING {columns}",
+        sql.skip_locked
+    )
+}
+
 fn oldest_first<T>(rows: &mut [T], key: impl Fn(&T) -> (Millis, &str)) {
     rows.sort_by(|a, b| key(a).cmp(&key(b)));
 }

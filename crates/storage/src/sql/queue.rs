@@ -1,7 +1,8 @@
 //! Tasks and the durable queue.
 
 use super::{
-    count, insert_callback, is_unique_violation, oldest_first, SqlStore, JANITOR_CLAIM_MS,
+    count, insert_callback, is_unique_violation, janitor_claim, oldest_first, SqlStore,
+    JANITOR_CLAIM_MS,
 };
 use crate::error::Result;
 use crate::metadata::{CallbackFor, InsertOutcome, TaskQueue};
@@ -353,15 +354,13 @@ impl TaskQueue for SqlStore {
         // Finished tasks keep no lease: the lease column holds the janitor's
         // claim, so each row goes to one node and returns if that node dies.
         let now = self.db_now_ms().await?;
-        let mut tasks: Vec<TaskRecord> = on_db!(self, |pool, sql| sqlx::query_as(&format!(
-            "UPDATE tasks SET lease_expires_at = $3
-             WHERE id IN (
-                 SELECT id FROM tasks WHERE created_at < $1 AND state IN ('succeed', 'failed')
-                   AND (lease_expires_at IS NULL OR lease_expires_at <= $4)
-                 ORDER BY created_at LIMIT $2
-                 {})
-             RETURNING {TASK_COLUMNS}",
-            sql.skip_locked
+        let mut tasks: Vec<TaskRecord> = on_db!(self, |pool, sql| sqlx::query_as(&janitor_claim(
+            sql,
+            "tasks",
+            "lease_expires_at",
+            "created_at < $1 AND state IN ('succeed', 'failed')",
+            "created_at, id",
+            TASK_COLUMNS,
         ))
         .bind(before)
         .bind(i64::from(limit))
