@@ -174,11 +174,10 @@ fn create(s: &Serve, key: &str, speech: &Path) -> String {
 
 fn long_speech(dir: &Path) -> PathBuf {
     let p = dir.join("long.wav");
-    espeak(
-        "This is a longer sentence, spoken slowly, so that the render is still running when the server is asked to stop.",
-        "en-us",
-        &p,
-    );
+    // About 25 s: the render (several times faster than real time) must
+    // still be running when the stop arrives, however idle the machine.
+    let sentence = "This is a longer sentence, spoken slowly, so that the render is still running when the server is asked to stop.";
+    espeak(&[sentence; 4].join(" "), "en-us", &p);
     p
 }
 
