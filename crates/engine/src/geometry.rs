@@ -115,13 +115,17 @@ pub fn fit_line(pts: &[(f32, f32)]) -> Option<[f32; 2]> {
     ])
 }
 
-/// The polygon pushed out from its centroid by `px`.
-pub fn grow_polygon(poly: &[Point], px: f32) -> Vec<Point> {
-    let n = poly.len().max(1) as f32;
-    let c = poly
+/// The mean of the points (the origin for none).
+pub fn centroid(points: &[Point]) -> Point {
+    points
         .iter()
         .fold(Point::default(), |a, p| a.plus(*p))
-        .scale(1.0 / n);
+        .scale(1.0 / points.len().max(1) as f32)
+}
+
+/// The polygon pushed out from its centroid by `px`.
+pub fn grow_polygon(poly: &[Point], px: f32) -> Vec<Point> {
+    let c = centroid(poly);
     poly.iter()
         .map(|p| {
             let d = p.minus(c);

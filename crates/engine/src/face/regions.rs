@@ -4,7 +4,7 @@
 //!
 //! "Right" and "left" are the subject's: the right eye is on the image's left.
 
-use crate::geometry::{catmull_rom, Point};
+use crate::geometry::{catmull_rom, centroid, Point};
 
 // MediaPipe face-mesh topology (indices into the 468 + 10 points).
 const LIPS_OUTER_UPPER: [usize; 11] = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291];
@@ -104,14 +104,6 @@ fn fill_loop(known: &[Point], at: &[usize], len: usize) -> Vec<Point> {
 
 fn pick_at(contour: &[Point], at: &[usize]) -> Vec<Point> {
     at.iter().filter_map(|&i| contour.get(i).copied()).collect()
-}
-
-fn centroid(points: &[Point]) -> Point {
-    let n = points.len().max(1) as f32;
-    Point::new(
-        points.iter().map(|p| p.x).sum::<f32>() / n,
-        points.iter().map(|p| p.y).sum::<f32>() / n,
-    )
 }
 
 impl Regions {

@@ -704,10 +704,7 @@ fn pick(l: &[Point], idx: &[usize]) -> Vec<Point> {
 }
 
 fn centroid(l: &[Point], idx: &[usize]) -> Point {
-    let p = pick(l, idx);
-    p.iter()
-        .fold(Point::default(), |a, q| a.plus(*q))
-        .scale(1.0 / p.len().max(1) as f32)
+    crate::geometry::centroid(&pick(l, idx))
 }
 
 /// x -> scale * R * (x - from) + to.
